@@ -1,0 +1,62 @@
+"""The Replicated setup wizard: tells an application who it is, for Replicated."""
+
+from pathlib import Path
+
+from flask import Flask
+
+_PACKAGE = Path(__file__).parent
+
+
+def _asset_folder(name):
+    """Find templates/ or static/: inside the package in a wheel, beside it in a checkout."""
+    packaged = _PACKAGE / name
+    return str(packaged if packaged.is_dir() else _PACKAGE.parent / name)
+
+
+def create_app(config=None):
+    """Create the wizard: settings from the environment (then `config`), extensions, blueprints."""
+    from flask_migrate import Migrate
+    from flask_wtf.csrf import CSRFProtect
+
+    from . import api, auth, errors, health, status
+    from .config import (
+        SECRET_KEY_FILE,
+        instance_path_from_env,
+        read_or_create_secret,
+        settings_from_env,
+    )
+    from .database import configure_engine, db, engine_options
+    from .schema import MIGRATIONS_DIR
+
+    config = dict(config or {})
+    instance_path = config.get("WIZARD_INSTANCE_PATH") or instance_path_from_env()
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        template_folder=_asset_folder("templates"),
+        static_folder=_asset_folder("static"),
+    )
+    app.config.from_mapping(settings_from_env(instance_path))
+    app.config.from_mapping(config)
+    app.config.update(
+        WIZARD_INSTANCE_PATH=instance_path,
+        SQLALCHEMY_DATABASE_URI=app.config["WIZARD_DATABASE_URL"],
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(app.config["WIZARD_DATABASE_URL"]),
+        SECRET_KEY=app.config["WIZARD_SECRET_KEY"]
+        or read_or_create_secret(instance_path, SECRET_KEY_FILE),
+        SESSION_COOKIE_NAME="replicated_wizard_session",
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    Migrate(app, db, directory=MIGRATIONS_DIR, compare_type=True)
+    CSRFProtect(app)
+
+    auth.init_app(app)
+    errors.init_app(app)
+    for blueprint in (health.bp, auth.bp, status.bp, api.bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,52 @@
+"""The admin token: where it comes from, how it is compared, how it is replaced."""
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from flask import current_app
+
+from .config import ADMIN_TOKEN_FILE, read_or_create_secret
+
+
+def token_path(instance_path):
+    """Return where the generated admin token is kept."""
+    return Path(instance_path) / ADMIN_TOKEN_FILE
+
+
+def load_admin_token(config):
+    """Return the admin token: WIZARD_ADMIN_TOKEN, or the one generated into the instance folder."""
+    return config["WIZARD_ADMIN_TOKEN"] or read_or_create_secret(
+        config["WIZARD_INSTANCE_PATH"], ADMIN_TOKEN_FILE
+    )
+
+
+def rotate_admin_token(instance_path):
+    """Replace the generated admin token with a new one, atomically, and return its path."""
+    path = token_path(instance_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{ADMIN_TOKEN_FILE}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(32) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def current_token():
+    """Return the admin token the running app accepts, read afresh so a rotation takes effect."""
+    return load_admin_token(current_app.config)
+
+
+def token_matches(candidate):
+    """Compare a candidate with the admin token in constant time."""
+    if not isinstance(candidate, str) or not candidate:
+        return False
+    return hmac.compare_digest(candidate.strip().encode(), current_token().encode())
+
+
+def token_fingerprint():
+    """A short digest of the current token, kept in the session so a rotation ends old sessions."""
+    return hashlib.sha256(current_token().encode()).hexdigest()[:16]

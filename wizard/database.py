@@ -1,0 +1,96 @@
+"""The database handle, the per-dialect engine settings, and the database's own clock."""
+
+from datetime import UTC
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import DeclarativeBase
+
+# A writer waits this long for SQLite's write lock before giving up.
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+# Execution option that makes a SQLite transaction take the write lock when it begins,
+# so a read-then-write transaction cannot be overtaken by another writer.
+SQLITE_BEGIN_IMMEDIATE = "wizard_begin_immediate"
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every model."""
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class utcnow(sa.sql.expression.FunctionElement):  # noqa: N801 - reads as SQL in expressions
+    """The database's current time in UTC, with microseconds where the engine keeps them."""
+
+    type = sa.DateTime(timezone=True)
+    inherit_cache = True
+
+
+@compiles(utcnow)
+def _utcnow_default(element, compiler, **kw):
+    return "CURRENT_TIMESTAMP"
+
+
+@compiles(utcnow, "postgresql")
+def _utcnow_postgresql(element, compiler, **kw):
+    # Not now(): that is when the transaction began, which may be before it waited for a lock,
+    # and would let a later save carry an earlier time than the one it replaced.
+    return "statement_timestamp()"
+
+
+@compiles(utcnow, "sqlite")
+def _utcnow_sqlite(element, compiler, **kw):
+    # CURRENT_TIMESTAMP has whole seconds only; this keeps the six-digit format SQLAlchemy writes.
+    return "(strftime('%Y-%m-%d %H:%M:%f000', 'now'))"
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp with time zone that always comes back aware and in UTC, SQLite included."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def engine_options(database_url):
+    """Return the engine options that suit the database behind the URL."""
+    if sa.engine.make_url(database_url).get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}}
+    # Replicas restart and databases fail over: test a pooled connection before using it.
+    return {"pool_pre_ping": True}
+
+
+def configure_engine(engine):
+    """Give a SQLite engine WAL mode, a busy timeout and real transactions; leave others alone."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        immediate = connection.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,159 @@
+"""Load and save the identity: one transaction, one atomic upsert, the history beside it."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .database import SQLITE_BEGIN_IMMEDIATE, db, utcnow
+from .ids import clean_id, license_id_hint
+from .models import IdentityChange, LicenseSummary, TelemetryIdentity
+
+IDENTITY = TelemetryIdentity.__table__
+SUMMARY = LicenseSummary.__table__
+HISTORY = IdentityChange.__table__
+
+# Serializes saves on PostgreSQL so each history entry records the values it really replaced.
+_SAVE_LOCK_KEY = 0x7E1E_3E7E
+
+METHODS = ("wizard", "api", "cli", "sdk", "env")
+
+SUMMARY_FIELDS = tuple(
+    column.name for column in SUMMARY.columns if column.name not in {"id", "verified_at"}
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """How a save was made (wizard, api, cli, sdk, env), by whom, and from which address."""
+
+    method: str
+    who: str | None = None
+    client_address: str | None = None
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The identity as saved."""
+
+    customer_id: str | None
+    instance_id: str | None
+    license_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def has_customer_info(self):
+        """True exactly when both the customer id and the instance id are set."""
+        return bool(self.customer_id and self.instance_id)
+
+    @property
+    def license_id_hint(self):
+        """The last four characters of the license id, the most a page may show."""
+        return license_id_hint(self.license_id)
+
+
+def _dialect_insert(connection, table):
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if connection.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"unsupported database: {connection.dialect.name}")
+
+
+def _upsert(connection, table, values, returning=()):
+    """INSERT ... ON CONFLICT (id) DO UPDATE: one statement, whoever else is writing."""
+    statement = _dialect_insert(connection, table).values(id=1, **values)
+    statement = statement.on_conflict_do_update(index_elements=["id"], set_=values)
+    if returning:
+        statement = statement.returning(*returning)
+    return connection.execute(statement)
+
+
+def save_identity(customer_id, instance_id, license_id=None, *, summary=None, actor):
+    """Save the ids, the license summary and a history entry in one transaction.
+
+    `summary` maps LicenseSummary columns to values and replaces the stored summary; without
+    one, the stored summary is kept only while the license id stays the same. Raises
+    ValueError (naming the field) for an id that breaks the rule; then nothing is written.
+    """
+    values = {}
+    for name, value in (("customer_id", customer_id), ("instance_id", instance_id)):
+        values[name] = _checked(name, value)
+    values["license_id"] = None if license_id is None else _checked("license_id", license_id)
+    if summary is not None:
+        unknown = sorted(set(summary) - set(SUMMARY_FIELDS))
+        if unknown:
+            raise TypeError(f"unknown license summary fields: {unknown}")
+
+    options = {SQLITE_BEGIN_IMMEDIATE: True}
+    with db.engine.connect().execution_options(**options) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_SAVE_LOCK_KEY)))
+        old = connection.execute(
+            sa.select(IDENTITY.c.customer_id, IDENTITY.c.instance_id, IDENTITY.c.license_id).where(
+                IDENTITY.c.id == 1
+            )
+        ).first()
+        row = _upsert(
+            connection,
+            IDENTITY,
+            {**values, "updated_at": utcnow()},
+            returning=(IDENTITY.c.created_at, IDENTITY.c.updated_at),
+        ).one()
+        if summary is not None:
+            _upsert(connection, SUMMARY, {**summary, "verified_at": utcnow()})
+        elif old is None or old.license_id != values["license_id"]:
+            connection.execute(SUMMARY.delete())
+        connection.execute(
+            HISTORY.insert().values(
+                method=actor.method,
+                actor=actor.who,
+                client_address=actor.client_address,
+                old_customer_id=old.customer_id if old else None,
+                new_customer_id=values["customer_id"],
+                old_instance_id=old.instance_id if old else None,
+                new_instance_id=values["instance_id"],
+                old_license_hint=license_id_hint(old.license_id) if old else None,
+                new_license_hint=license_id_hint(values["license_id"]),
+            )
+        )
+    return Identity(**values, created_at=row.created_at, updated_at=row.updated_at)
+
+
+def _checked(name, value):
+    try:
+        return clean_id(value)
+    except ValueError as error:
+        raise ValueError(f"{name} {error}") from None
+
+
+def load_identity():
+    """Return the saved identity, or None when nothing has been saved yet."""
+    row = db.session.execute(
+        sa.select(
+            IDENTITY.c.customer_id,
+            IDENTITY.c.instance_id,
+            IDENTITY.c.license_id,
+            IDENTITY.c.created_at,
+            IDENTITY.c.updated_at,
+        ).where(IDENTITY.c.id == 1)
+    ).first()
+    return Identity(**row._mapping) if row else None
+
+
+def load_license_summary():
+    """Return the summary of the license behind the identity, or None."""
+    return db.session.get(LicenseSummary, 1)
+
+
+def recent_changes(limit=10):
+    """Return the newest entries of the history, newest first."""
+    return db.session.scalars(
+        sa.select(IdentityChange).order_by(IdentityChange.id.desc()).limit(limit)
+    ).all()

@@ -1,0 +1,99 @@
+"""The identity row, the summary of the license it came from, and the history of changes."""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .database import UTCDateTime, db, utcnow
+from .ids import InvalidId, clean_id
+
+ID_LENGTH = 255
+
+
+class TelemetryIdentity(db.Model):
+    """Who this installation is, for Replicated: at most one row, with id 1."""
+
+    __tablename__ = "telemetry_identity"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row_constraint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, default=1)
+    customer_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    instance_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    license_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, server_default=utcnow(), onupdate=utcnow()
+    )
+
+    _OPTIONAL_FIELDS = frozenset({"license_id"})
+
+    def set_customer_info(self, customer_id: str, instance_id: str, **kwargs) -> None:
+        """Write both ids, and each optional id that is passed (None clears it)."""
+        unknown = sorted(set(kwargs) - self._OPTIONAL_FIELDS)
+        if unknown:
+            raise TypeError(f"set_customer_info() got unexpected keyword argument(s): {unknown}")
+        # Check everything before writing anything, so a bad value leaves the row as it was.
+        values = {"customer_id": customer_id, "instance_id": instance_id, **kwargs}
+        cleaned = {}
+        for name, value in values.items():
+            if value is None and name in self._OPTIONAL_FIELDS:
+                cleaned[name] = None
+                continue
+            try:
+                cleaned[name] = clean_id(value)
+            except InvalidId as error:
+                raise ValueError(f"{name} {error}") from None
+        for name, value in cleaned.items():
+            setattr(self, name, value)
+
+    @property
+    def has_customer_info(self) -> bool:
+        """True exactly when both the customer id and the instance id are set."""
+        return bool((self.customer_id or "").strip() and (self.instance_id or "").strip())
+
+    def __repr__(self):
+        return (
+            f"<TelemetryIdentity customer_id={self.customer_id!r} instance_id={self.instance_id!r}>"
+        )
+
+
+class LicenseSummary(db.Model):
+    """What the license behind the identity says; hidden entitlements are never stored."""
+
+    __tablename__ = "license_summary"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="license_summary_single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, default=1)
+    app_slug: Mapped[str | None] = mapped_column(sa.String(255))
+    customer_name: Mapped[str | None] = mapped_column(sa.String(255))
+    license_type: Mapped[str | None] = mapped_column(sa.String(64))
+    channel_name: Mapped[str | None] = mapped_column(sa.String(255))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signing_key: Mapped[str | None] = mapped_column(sa.String(255))
+    license_version: Mapped[str | None] = mapped_column(sa.String(64))
+    license_sequence: Mapped[int | None] = mapped_column(sa.BigInteger)
+    entitlements: Mapped[list | None] = mapped_column(sa.JSON)
+    source: Mapped[str | None] = mapped_column(sa.String(16))
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+
+
+class IdentityChange(db.Model):
+    """One save of the identity: when, how, by whom, from where, and what changed."""
+
+    __tablename__ = "identity_history"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow(), index=True)
+    method: Mapped[str] = mapped_column(sa.String(16))
+    actor: Mapped[str | None] = mapped_column(sa.String(255))
+    client_address: Mapped[str | None] = mapped_column(sa.String(64))
+    old_customer_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    new_customer_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    old_instance_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    new_instance_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    # Only the last characters of a license id are ever kept here: it doubles as a credential.
+    old_license_hint: Mapped[str | None] = mapped_column(sa.String(8))
+    new_license_hint: Mapped[str | None] = mapped_column(sa.String(8))

@@ -1,0 +1,42 @@
+"""The status page: is this installation identified, by which license, since when."""
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, redirect, render_template, url_for
+
+from .auth import is_admin
+from .identity import load_identity, load_license_summary, recent_changes
+
+bp = Blueprint("status", __name__)
+
+
+@bp.get("/")
+def index():
+    """Send the visitor to the status page."""
+    return redirect(url_for("status.page"))
+
+
+@bp.get("/status")
+def page():
+    """Show whether the identity is set; the admin also sees the ids, license and history."""
+    identity = load_identity()
+    details = {}
+    if is_admin():
+        details = {"summary": load_license_summary(), "changes": recent_changes(10)}
+    return render_template("status/page.html", identity=identity, **details)
+
+
+@bp.app_template_filter("when")
+def when(moment):
+    """Format a moment for people: `28 Nov 2026, 14:05 UTC`."""
+    if moment is None:
+        return "never"
+    return moment.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
+
+
+@bp.app_template_filter("days_left")
+def days_left(moment):
+    """Whole days from now until `moment` (negative once past), or None when there is none."""
+    if moment is None:
+        return None
+    return (moment - datetime.now(UTC)).days
