@@ -1,0 +1,128 @@
+"""The status page and GET /api/v1/status, for anyone and for the admin."""
+
+import pytest
+
+from tests.conftest import ADMIN_TOKEN, csrf_token_from
+from wizard import create_app
+from wizard.identity import Actor, save_identity
+
+LICENSE_ID = "1vusOokxAVp1tkRGuyxnF23PJcq"
+BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def identified(app):
+    with app.app_context():
+        save_identity("acme-customer", "instance-1", LICENSE_ID, actor=Actor("cli", who="cli:ops"))
+
+
+def test_root_sends_to_the_status_page(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/status")
+
+
+def test_status_page_says_not_identified_before_anything_is_saved(client):
+    page = client.get("/status")
+    assert page.status_code == 200
+    assert "not identified yet" in page.text
+
+
+def test_public_api_status_before_anything_is_saved(client):
+    assert client.get("/api/v1/status").json == {"has_customer_info": False, "updated_at": None}
+
+
+def test_public_api_status_gives_exactly_whether_and_when(client, identified):
+    document = client.get("/api/v1/status").json
+    assert set(document) == {"has_customer_info", "updated_at"}
+    assert document["has_customer_info"] is True
+    assert document["updated_at"].endswith("+00:00")
+
+
+def test_public_status_page_shows_no_ids(client, identified):
+    page = client.get("/status").text
+    assert "This installation is identified" in page
+    assert "acme-customer" not in page
+    assert "instance-1" not in page
+    assert "PJcq" not in page
+
+
+def test_admin_api_status_has_the_ids_and_only_a_license_hint(client, identified):
+    response = client.get("/api/v1/status", headers=BEARER)
+    document = response.json
+    assert document["customer_id"] == "acme-customer"
+    assert document["instance_id"] == "instance-1"
+    assert document["license_id_hint"] == "…PJcq"
+    assert document["license"] is None
+    assert LICENSE_ID not in response.text
+
+
+def test_a_wrong_bearer_token_gets_only_the_public_status(client, identified):
+    document = client.get("/api/v1/status", headers={"Authorization": "Bearer nope"}).json
+    assert set(document) == {"has_customer_info", "updated_at"}
+
+
+def test_unlocked_status_page_shows_ids_hint_and_history(client, admin, identified):
+    assert admin.unlock().status_code == 302
+    page = client.get("/status").text
+    assert "acme-customer" in page
+    assert "instance-1" in page
+    assert "…PJcq" in page
+    assert LICENSE_ID not in page
+    assert "Recent changes" in page
+    assert "cli:ops" in page
+
+
+def test_a_wrong_token_on_the_unlock_page_names_the_field_and_keeps_the_page(client, admin):
+    response = admin.unlock("wrong-token")
+    assert response.status_code == 200
+    assert "Admin token" in response.text
+    assert "That is not the admin token" in response.text
+    assert "wrong-token" not in response.text, "a typed secret is never echoed back"
+
+
+def test_unlock_without_a_csrf_token_is_refused_clearly(client):
+    response = client.post("/setup/unlock", data={"token": ADMIN_TOKEN})
+    assert response.status_code == 400
+    assert "Nothing was saved" in response.text
+    assert "acme" not in client.get("/status").text
+
+
+def test_unlock_returns_to_the_page_it_came_from_but_never_off_site(client):
+    page = client.get("/setup/unlock?next=/api/v1/status")
+    token = csrf_token_from(page.text)
+    back = client.post("/setup/unlock?next=/api/v1/status",
+                       data={"token": ADMIN_TOKEN, "csrf_token": token})
+    assert back.headers["Location"] == "/api/v1/status"
+    token = csrf_token_from(client.get("/setup/unlock").text)  # unlocking renews the session
+    away = client.post("/setup/unlock?next=//evil.example/",
+                       data={"token": ADMIN_TOKEN, "csrf_token": token})
+    assert away.headers["Location"] == "/status"
+
+
+def test_healthz_answers_while_the_process_serves(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_unknown_page_is_a_styled_404(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "There is no page at this address" in response.text
+    assert "wizard.css" in response.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_unreachable_database_gives_503_with_a_reason_everywhere(settings):
+    app = create_app({**settings,
+                      "WIZARD_DATABASE_URL": "postgresql+psycopg://x@127.0.0.1:9/none"})
+    client = app.test_client()
+    page = client.get("/status")
+    assert page.status_code == 503
+    assert "cannot reach its database" in page.text
+    api = client.get("/api/v1/status")
+    assert api.status_code == 503
+    assert "database" in api.json["error"]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert "does not answer" in ready.json["reason"]
+    assert "Traceback" not in page.text + api.text
