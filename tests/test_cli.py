@@ -46,8 +46,15 @@ def test_db_upgrade_then_status_is_not_set_then_set_then_set(runner):
 
 def test_status_json_is_what_an_admin_sees(runner):
     runner("db", "upgrade")
-    runner("set", "--customer-id", "acme", "--instance-id", "instance-1",
-           "--license-id", "1vusOokxAVp1tkRGuyxnF23PJcq")
+    runner(
+        "set",
+        "--customer-id",
+        "acme",
+        "--instance-id",
+        "instance-1",
+        "--license-id",
+        "1vusOokxAVp1tkRGuyxnF23PJcq",
+    )
     result = runner("status", "--json")
     assert result.exit_code == 0
     document = json.loads(result.output)

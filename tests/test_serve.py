@@ -1,4 +1,4 @@
-"""`setup-wizard serve` under gunicorn: several workers, restarts, and replicas starting together."""
+"""`setup-wizard serve` under gunicorn: many workers, restarts, replicas starting together."""
 
 import re
 import threading
@@ -60,8 +60,9 @@ def test_two_replicas_starting_together_create_the_schema_once(database_url, env
         folder = tmp_path / name
         folder.mkdir()
         barrier.wait()
-        replicas.append(Server({**env, "WIZARD_INSTANCE_PATH": str(folder / "instance")},
-                               folder, workers=4))
+        replicas.append(
+            Server({**env, "WIZARD_INSTANCE_PATH": str(folder / "instance")}, folder, workers=4)
+        )
 
     threads = [threading.Thread(target=start, args=(n,)) for n in ("a", "b")]
     for thread in threads:

@@ -91,12 +91,14 @@ def test_unlock_without_a_csrf_token_is_refused_clearly(client):
 def test_unlock_returns_to_the_page_it_came_from_but_never_off_site(client):
     page = client.get("/setup/unlock?next=/api/v1/status")
     token = csrf_token_from(page.text)
-    back = client.post("/setup/unlock?next=/api/v1/status",
-                       data={"token": ADMIN_TOKEN, "csrf_token": token})
+    back = client.post(
+        "/setup/unlock?next=/api/v1/status", data={"token": ADMIN_TOKEN, "csrf_token": token}
+    )
     assert back.headers["Location"] == "/api/v1/status"
     token = csrf_token_from(client.get("/setup/unlock").text)  # unlocking renews the session
-    away = client.post("/setup/unlock?next=//evil.example/",
-                       data={"token": ADMIN_TOKEN, "csrf_token": token})
+    away = client.post(
+        "/setup/unlock?next=//evil.example/", data={"token": ADMIN_TOKEN, "csrf_token": token}
+    )
     assert away.headers["Location"] == "/status"
 
 
@@ -113,8 +115,7 @@ def test_unknown_page_is_a_styled_404(client):
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_unreachable_database_gives_503_with_a_reason_everywhere(settings):
-    app = create_app({**settings,
-                      "WIZARD_DATABASE_URL": "postgresql+psycopg://x@127.0.0.1:9/none"})
+    app = create_app({**settings, "WIZARD_DATABASE_URL": "postgresql+psycopg://x@127.0.0.1:9/none"})
     client = app.test_client()
     page = client.get("/status")
     assert page.status_code == 503
