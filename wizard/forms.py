@@ -13,13 +13,13 @@ class UnlockForm(FlaskForm):
     token = PasswordField(
         "Admin token",
         validators=[DataRequired("Enter the admin token.")],
-        description="Printed by `setup-wizard token`; it lives in the instance folder.",
-        render_kw={"autocomplete": "off", "spellcheck": "false"},
+        description="Run setup-wizard token on the server: it names the file that holds it.",
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autofocus": True},
     )
 
     def validate_token(self, field):
         if not token_matches(field.data):
             raise ValidationError(
-                "That is not the admin token. Run `setup-wizard token` on the server to see "
-                "where it is kept."
+                "That is not the admin token. Copy it again from the file that "
+                "setup-wizard token names."
             )
