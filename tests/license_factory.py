@@ -1,0 +1,131 @@
+"""Sign licenses the way Replicated does, with keys the tests make, to test the verifier."""
+
+import base64
+import functools
+import json
+from pathlib import Path
+
+import yaml
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+FIXTURES = Path(__file__).parent / "fixtures" / "licenses"
+TEST_GLOBAL_KEY_ID = "7e57000000000000000000000000c0de"
+
+
+@functools.cache
+def _private_key(name):
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def global_key():
+    """The test's stand-in for Replicated's global key."""
+    return _private_key("global")
+
+
+def app_key():
+    """The test application's key, vouched for by the global key."""
+    return _private_key("app")
+
+
+def write_global_public_key(path):
+    """Write the test global key's public half as a PEM file, to configure it as trusted."""
+    pem = (
+        global_key()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    Path(path).write_bytes(pem)
+    return Path(path)
+
+
+def _sign(key, message, algorithm):
+    signature = key.sign(
+        message,
+        padding.PSS(mgf=padding.MGF1(algorithm), salt_length=padding.PSS.MAX_LENGTH),
+        algorithm,
+    )
+    return base64.b64encode(signature).decode()
+
+
+def go_text(value):
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def base_spec(**overrides):
+    """A realistic license spec; keyword arguments replace or add spec fields."""
+    spec = {
+        "appSlug": "my-app",
+        "channelID": "1vusIYZLAVxMG6q760OJmRKj5i5",
+        "channelName": "Stable",
+        "customerName": "Acme Corp",
+        "endpoint": "https://replicated.app",
+        "entitlements": {
+            "expires_at": {
+                "title": "Expiration",
+                "value": "2099-01-01T00:00:00Z",
+                "valueType": "String",
+            },
+            "seats": {"title": "Seats", "value": 25, "valueType": "Integer"},
+        },
+        "isAirgapSupported": True,
+        "licenseID": "2Test0License0Id0000000000AB",
+        "licenseSequence": 3,
+        "licenseType": "prod",
+    }
+    spec.update(overrides)
+    return spec
+
+
+def signed_license(spec, version="kots.io/v1beta2", sign_entitlements=True, name="acme"):
+    """Return the license as a dict, signed over `spec` as Replicated signs it."""
+    v2 = version.endswith("v1beta2")
+    algorithm = hashes.SHA256() if v2 else hashes.MD5()  # noqa: S303
+    spec = json.loads(json.dumps(spec))
+    if sign_entitlements:
+        for entry in spec.get("entitlements", {}).values():
+            entry["signature"] = {
+                ("v2" if v2 else "v1"): _sign(
+                    app_key(), go_text(entry.get("value")).encode(), algorithm
+                )
+            }
+    document = {"apiVersion": version, "kind": "License", "metadata": {"name": name}, "spec": spec}
+    license_data = json.dumps(document).encode()
+    app_pem = (
+        app_key()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    key_signature = {
+        "signature": _sign(global_key(), app_pem.encode(), algorithm),
+        "globalKeyId": TEST_GLOBAL_KEY_ID,
+    }
+    inner = {
+        ("v2LicenseSignature" if v2 else "licenseSignature"): _sign(
+            app_key(), license_data, algorithm
+        ),
+        "publicKey": app_pem,
+        ("v2KeySignature" if v2 else "keySignature"): base64.b64encode(
+            json.dumps(key_signature).encode()
+        ).decode(),
+    }
+    outer = {
+        "licenseData": base64.b64encode(license_data).decode(),
+        "innerSignature": base64.b64encode(json.dumps(inner).encode()).decode(),
+    }
+    visible = json.loads(json.dumps(document))
+    visible["spec"]["signature"] = base64.b64encode(json.dumps(outer).encode()).decode()
+    return visible
+
+
+def to_yaml(*documents):
+    return yaml.safe_dump_all(documents, sort_keys=True).encode()
+
+
+def fixture(name):
+    return (FIXTURES / name).read_bytes()
