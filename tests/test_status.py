@@ -16,10 +16,14 @@ def identified(app):
         save_identity("acme-customer", "instance-1", LICENSE_ID, actor=Actor("cli", who="cli:ops"))
 
 
-def test_root_sends_to_the_status_page(client):
+def test_root_sends_to_the_wizard_until_the_identity_is_set(client):
     response = client.get("/")
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/status")
+    assert response.headers["Location"] == "/setup/"
+
+
+def test_root_sends_to_the_status_page_once_the_identity_is_set(client, identified):
+    assert client.get("/").headers["Location"] == "/status"
 
 
 def test_status_page_says_not_identified_before_anything_is_saved(client):

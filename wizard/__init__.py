@@ -18,7 +18,7 @@ def create_app(config=None):
     from flask_migrate import Migrate
     from flask_wtf.csrf import CSRFProtect
 
-    from . import api, auth, errors, health, status
+    from . import api, auth, errors, health, setup, status
     from .config import (
         SECRET_KEY_FILE,
         instance_path_from_env,
@@ -26,6 +26,7 @@ def create_app(config=None):
         settings_from_env,
     )
     from .database import configure_engine, db, engine_options
+    from .licenses import LicensePolicy
     from .schema import MIGRATIONS_DIR
 
     config = dict(config or {})
@@ -55,8 +56,9 @@ def create_app(config=None):
     Migrate(app, db, directory=MIGRATIONS_DIR, compare_type=True)
     CSRFProtect(app)
 
+    app.extensions["license_policy"] = LicensePolicy.from_settings(app.config)
     auth.init_app(app)
     errors.init_app(app)
-    for blueprint in (health.bp, auth.bp, status.bp, api.bp):
+    for blueprint in (health.bp, auth.bp, status.bp, setup.bp, api.bp):
         app.register_blueprint(blueprint)
     return app

@@ -39,6 +39,15 @@ def is_admin():
     return g.is_admin
 
 
+def admin_credential():
+    """How the admin proved it for this request: `session`, `token`, or `WIZARD_AUTH=none`."""
+    if token_matches(bearer_token()):
+        return "token"
+    if session.get("admin") == token_fingerprint():
+        return "session"
+    return "WIZARD_AUTH=none"
+
+
 def admin_required(view):
     """Send whoever is not the admin to the unlock page, then back."""
 

@@ -1,10 +1,14 @@
 """Every WTForms form of the wizard, shared by the pages and the API."""
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField
-from wtforms.validators import DataRequired, ValidationError
+from flask_wtf.file import FileField, FileRequired
+from wtforms import HiddenField, PasswordField, RadioField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, ValidationError
 
 from .admin_token import token_matches
+from .ids import InvalidId, clean_id
+
+LICENSE_EXTENSIONS = (".yaml", ".yml")
 
 
 class UnlockForm(FlaskForm):
@@ -23,3 +27,109 @@ class UnlockForm(FlaskForm):
                 "That is not the admin token. Copy it again from the file that "
                 "setup-wizard token names."
             )
+
+
+class ReplicatedId:
+    """Validator: the shared rule for ids, with a message that names the field."""
+
+    def __init__(self, required=True):
+        self.required = required
+        self.field_flags = {"required": True} if required else {}
+
+    def __call__(self, form, field):
+        if not self.required and not (field.data or "").strip():
+            field.data = None
+            return
+        try:
+            field.data = clean_id(field.data if field.data is not None else "")
+        except InvalidId as error:
+            raise ValidationError(f"{field.label.text} {error}.") from None
+
+
+def _id_field(label, description, required=True):
+    return StringField(
+        label,
+        validators=[ReplicatedId(required)],
+        description=description,
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
+    )
+
+
+CUSTOMER_ID_HELP = (
+    "In the Replicated vendor portal, open Customers, then this customer: the customer ID is "
+    "shown on the customer's page. Licenses issued before late 2025 do not carry it."
+)
+INSTANCE_ID_HELP = (
+    "The id of this deployment. It is never in a license file: the Replicated SDK in the "
+    "cluster reports it (GET /api/v1/app/info, instanceID), and the vendor portal lists it "
+    "under the customer's instances. An install without the SDK can generate a new one."
+)
+LICENSE_ID_HELP = (
+    "From the license file (spec.licenseID) or the customer's page in the vendor portal."
+)
+
+
+class UploadForm(FlaskForm):
+    """Upload the license file."""
+
+    license_file = FileField(
+        "License file",
+        validators=[FileRequired("Choose the license file (.yaml or .yml) to upload.")],
+        description="The .yaml file the vendor sent, or downloaded from the vendor portal.",
+        render_kw={"accept": ",".join(LICENSE_EXTENSIONS)},
+    )
+
+    def validate_license_file(self, field):
+        name = (field.data.filename or "").lower()
+        if not name.endswith(LICENSE_EXTENSIONS):
+            raise ValidationError(
+                "License file must be a .yaml or .yml file; "
+                f"{field.data.filename or 'this file'} is not."
+            )
+
+
+class PasteForm(FlaskForm):
+    """Paste the text of the license file."""
+
+    license_text = TextAreaField(
+        "License text",
+        validators=[DataRequired("Paste the whole license file, from apiVersion to the end.")],
+        description="Open the license .yaml file in a text editor, copy all of it, paste it here.",
+        render_kw={
+            "rows": 12,
+            "spellcheck": "false",
+            "autocapitalize": "off",
+            "class_": "input mono",
+        },
+    )
+
+
+class ChooseLicenseForm(FlaskForm):
+    """Pick one license from a file that holds several."""
+
+    draft = HiddenField()
+    choice = RadioField(
+        "Which license?",
+        coerce=int,
+        validate_choice=True,
+        validators=[InputRequired("Which license? Choose one of the licenses in the file.")],
+    )
+
+
+class IdentityForm(FlaskForm):
+    """The ids to save, typed or completed from a license."""
+
+    draft = HiddenField()
+    customer_id = _id_field("Customer ID", CUSTOMER_ID_HELP)
+    instance_id = _id_field("Instance ID", INSTANCE_ID_HELP)
+    license_id = _id_field("License ID", LICENSE_ID_HELP, required=False)
+    generate_instance_id = SubmitField("Generate a new instance ID")
+    review = SubmitField("Review")
+
+
+class ReviewForm(FlaskForm):
+    """Confirm what the review shows; every answer travels sealed in `draft`."""
+
+    draft = HiddenField()
+    save = SubmitField("Save")
+    edit = SubmitField("Change the IDs")

@@ -189,6 +189,32 @@ def _load_public_key(path):
     return key
 
 
+@dataclass(frozen=True)
+class LicensePolicy:
+    """What this installation accepts: trusted keys, the expected app, the largest file."""
+
+    keys: TrustedKeys
+    expected_app: str | None = None
+    max_bytes: int = MAX_LICENSE_BYTES
+
+    @classmethod
+    def from_settings(cls, settings):
+        """Build the policy from the WIZARD_* settings (a plain mapping)."""
+        return cls(
+            keys=load_trusted_keys(settings.get("WIZARD_LICENSE_KEYS") or "production"),
+            expected_app=settings.get("WIZARD_EXPECTED_APP_SLUG") or None,
+            max_bytes=settings.get("MAX_CONTENT_LENGTH") or MAX_LICENSE_BYTES,
+        )
+
+    def documents(self, data):
+        """The licenses in a file (raises LicenseError when it holds none)."""
+        return license_documents(data, self.max_bytes)
+
+    def verify(self, data, choice=0, now=None):
+        """Verify the `choice`-th license of a file under this policy."""
+        return verify_license(data, self.keys, self.expected_app, now, choice, self.max_bytes)
+
+
 # --- Reading the file, safely ---------------------------------------------------------------
 
 

@@ -6,14 +6,18 @@ from flask import Blueprint, redirect, render_template, url_for
 
 from .auth import is_admin
 from .identity import load_identity, load_license_summary, recent_changes
+from .ids import license_id_hint
 
 bp = Blueprint("status", __name__)
 
 
 @bp.get("/")
 def index():
-    """Send the visitor to the status page."""
-    return redirect(url_for("status.page"))
+    """Send the visitor to the wizard until the identity is set, then to the status page."""
+    identity = load_identity()
+    if identity and identity.has_customer_info:
+        return redirect(url_for("status.page"))
+    return redirect(url_for("setup.start"))
 
 
 @bp.get("/status")
@@ -32,6 +36,12 @@ def when(moment):
     if moment is None:
         return "never"
     return moment.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
+
+
+@bp.app_template_filter("hint")
+def hint(license_id):
+    """Show a license id only as its last four characters."""
+    return license_id_hint(license_id)
 
 
 @bp.app_template_filter("days_left")
