@@ -135,3 +135,95 @@ def test_secret_key_is_generated_once_with_mode_0600(bare_app, instance_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     again = create_app({"WIZARD_INSTANCE_PATH": str(instance_path)})
     assert again.config["SECRET_KEY"] == bare_app.config["SECRET_KEY"] == path.read_text().strip()
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "licenses"
+VERDICTS = {
+    "valid-v1beta1.yaml": (0, "ok"),
+    "valid-v1beta2.yaml": (0, "ok"),
+    "other-app.yaml": (0, "ok"),
+    "expired.yaml": (1, "expired"),
+    "bad-signature.yaml": (1, "signature_invalid"),
+    "tampered-license-id.yaml": (1, "tampered"),
+}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("name", "expected"), list(VERDICTS.items()))
+def test_verify_license_gives_the_documented_verdict(runner, name, expected):
+    result = runner("verify-license", "--json", str(FIXTURES / name))
+    document = json.loads(result.output)
+    assert (result.exit_code, document["reason"]) == expected
+    assert set(document) >= {
+        "valid",
+        "reason",
+        "license_id",
+        "app_slug",
+        "customer_id",
+        "customer_name",
+        "license_type",
+        "expires_at",
+        "key",
+        "version",
+    }
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_verify_license_wrong_app_when_an_app_is_expected(runner, settings):
+    settings["WIZARD_EXPECTED_APP_SLUG"] = "my-app"
+    result = runner("verify-license", str(FIXTURES / "other-app.yaml"))
+    assert result.exit_code == 1
+    assert "wrong_app" in result.output and "cluster-admin" in result.output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_verify_license_json_fields_come_from_the_signed_data(runner):
+    document = json.loads(
+        runner("verify-license", "--json", str(FIXTURES / "valid-v1beta1.yaml")).output
+    )
+    assert document["license_id"] == "1vusOokxAVp1tkRGuyxnF23PJcq"
+    assert document["expires_at"] == "2030-07-27T00:00:00+00:00"
+    assert (document["key"], document["version"]) == ("production", "kots.io/v1beta1")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_verify_license_of_a_missing_file_says_so(runner):
+    result = runner("verify-license", "/no/such/license.yaml")
+    assert result.exit_code != 0
+    assert "cannot read" in result.output
+
+
+def test_import_license_saves_identity_and_summary(app, runner):
+    result = runner(
+        "import-license",
+        str(FIXTURES / "valid-v1beta1.yaml"),
+        "--instance-id",
+        "instance-1",
+        "--customer-id",
+        "cust-1",
+    )
+    assert result.exit_code == 0, result.output
+    status = json.loads(runner("status", "--json").output)
+    assert status["customer_id"] == "cust-1"
+    assert status["license_id_hint"] == "…PJcq"
+    assert status["license"]["customer_name"] == "Test Customer"
+    assert "hidden_field" not in json.dumps(status)
+
+
+def test_import_license_asks_for_the_customer_id_the_license_lacks(app, runner):
+    result = runner(
+        "import-license", str(FIXTURES / "valid-v1beta1.yaml"), "--instance-id", "instance-1"
+    )
+    assert result.exit_code != 0
+    assert "--customer-id" in result.output
+    assert runner("status").exit_code == 1
+
+
+@pytest.mark.parametrize("name", ["expired.yaml", "bad-signature.yaml", "tampered-license-id.yaml"])
+def test_import_license_refuses_a_bad_license_and_saves_nothing(app, runner, name):
+    result = runner(
+        "import-license", str(FIXTURES / name), "--instance-id", "i-1", "--customer-id", "c-1"
+    )
+    assert result.exit_code == 1
+    assert "Nothing was saved" in result.output
+    assert runner("status").exit_code == 1

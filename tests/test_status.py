@@ -131,3 +131,31 @@ def test_an_unreachable_database_gives_503_with_a_reason_everywhere(settings):
     assert ready.status_code == 503
     assert "does not answer" in ready.json["reason"]
     assert "Traceback" not in page.text + api.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_errors_are_styled_pages_without_a_trace(settings, app):
+    from werkzeug.exceptions import Forbidden
+
+    strict = create_app(settings)  # not TESTING: errors are handled as in production
+
+    @strict.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    @strict.get("/forbidden")
+    def forbidden():
+        raise Forbidden()
+
+    client = strict.test_client()
+    for path, method, status, words in [
+        ("/boom", "get", 500, "Something went wrong"),
+        ("/forbidden", "get", 403, "not allowed"),
+        ("/setup/lock", "post", 400, "did not come from this wizard"),  # no CSRF token
+        ("/healthz", "delete", 405, "cannot be used that way"),
+    ]:
+        response = getattr(client, method)(path)
+        assert response.status_code == status, path
+        body = response.text
+        assert words in body
+        assert "secret internals" not in body and "Traceback" not in body

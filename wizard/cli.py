@@ -183,6 +183,122 @@ def set_identity(customer_id, instance_id, license_id):
     )
 
 
+def _read_license_file(path):
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
+
+
+def _policy():
+    from .config import instance_path_from_env, settings_from_env
+    from .licenses import LicensePolicy
+
+    try:
+        return LicensePolicy.from_settings(settings_from_env(instance_path_from_env()))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command("verify-license")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option(
+    "--license",
+    "choice",
+    type=click.IntRange(1),
+    default=None,
+    help="Which license, when the file holds several (1, 2, ...).",
+)
+def verify_license_command(file, as_json, choice):
+    """Verify a license file without saving anything: exit 0 valid, 1 not."""
+    from .licenses import LicenseError, Reason, Verdict
+
+    policy = _policy()
+    data = _read_license_file(file)
+    try:
+        count = len(policy.documents(data))
+    except LicenseError as error:
+        count, verdicts = 0, [Verdict(error.reason, error.message)]
+    if count:
+        indexes = [choice - 1] if choice else range(count)
+        verdicts = [policy.verify(data, choice=i) for i in indexes]
+    if as_json:
+        documents = [v.as_json() for v in verdicts]
+        click.echo(json.dumps(documents[0] if len(documents) == 1 else documents, indent=2))
+    else:
+        for number, verdict in enumerate(verdicts, start=1):
+            prefix = f"License {number}: " if len(verdicts) > 1 else ""
+            lic = verdict.license
+            if verdict.valid:
+                expiry = f"expires {lic.expires_at:%Y-%m-%d}" if lic.expires_at else "never expires"
+                click.echo(
+                    f"{prefix}valid: {lic.app_slug}, {lic.customer_name}, "
+                    f"{lic.license_type}, {expiry}, signed with the {lic.key} key "
+                    f"({lic.version})"
+                )
+            else:
+                click.echo(f"{prefix}{verdict.reason}: {verdict.message}")
+    sys.exit(0 if verdicts and all(v.reason is Reason.OK for v in verdicts) else 1)
+
+
+@main.command("import-license")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--instance-id", required=True, type=IdType(), help="Replicated instance id.")
+@click.option(
+    "--customer-id",
+    type=IdType(),
+    help="Replicated customer id, when the license does not carry one.",
+)
+@click.option(
+    "--license",
+    "choice",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Which license, when the file holds several.",
+)
+def import_license(file, instance_id, customer_id, choice):
+    """Verify a license file and save the identity it gives, with this instance id."""
+    import getpass
+
+    from .identity import Actor, save_identity
+
+    app = _app()
+    verdict = app.extensions["license_policy"].verify(_read_license_file(file), choice=choice - 1)
+    if not verdict.valid:
+        click.echo(f"Nothing was saved. {verdict.reason}: {verdict.message}", err=True)
+        sys.exit(1)
+    lic = verdict.license
+    if lic.customer_id and customer_id and customer_id != lic.customer_id:
+        raise click.UsageError(
+            f"--customer-id {customer_id} differs from the license's signed customer id "
+            f"{lic.customer_id}; leave --customer-id out."
+        )
+    customer_id = lic.customer_id or customer_id
+    if not customer_id:
+        raise click.UsageError(
+            "This license does not carry a customer id: give it with --customer-id."
+        )
+    with app.app_context():
+        try:
+            saved = save_identity(
+                customer_id,
+                instance_id,
+                lic.license_id,
+                summary=lic.summary("upload"),
+                actor=Actor("cli", who=f"cli:{getpass.getuser()}"),
+            )
+        except sa.exc.DBAPIError as error:
+            raise click.ClickException(
+                _database_problem(app, error).replace("Cannot tell", "Nothing was saved")
+            ) from None
+    click.echo(
+        f"Saved: customer {saved.customer_id}, instance {saved.instance_id}, "
+        f"license {saved.license_id_hint} ({lic.app_slug}, {lic.customer_name})"
+    )
+
+
 @main.group()
 def db():
     """The database schema."""

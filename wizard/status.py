@@ -44,6 +44,16 @@ def hint(license_id):
     return license_id_hint(license_id)
 
 
+@bp.app_template_filter("entitlement_value")
+def entitlement_value(value):
+    """Show an entitlement value as a person reads it: Yes/No, numbers and text as they are."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return value
+
+
 @bp.app_template_filter("days_left")
 def days_left(moment):
     """Whole days from now until `moment` (negative once past), or None when there is none."""

@@ -1,0 +1,279 @@
+"""The whole wizard in real Chromium against a real server; every page is saved as a screenshot."""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.license_factory import FIXTURES
+
+# The pages are the subject here; storage is tested on both engines elsewhere.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True, ids=[""]),
+]
+
+CHROMIUM = os.environ.get("WIZARD_TEST_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _browser_problem():
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        return f"Chromium is not at {CHROMIUM}"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed"
+    return None
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    problem = _browser_problem()
+    if problem and os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"REQUIRE_BROWSER=1 but {problem}")
+    if problem:
+        pytest.skip(f"{problem} (set REQUIRE_BROWSER=1 to make this a failure)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(env, start_server):
+    return start_server(env, workers=2).wait_ready()
+
+
+class Visit:
+    """A browser tab that saves a screenshot of every page it shows, numbered in order."""
+
+    def __init__(self, page, base_url, test_name):
+        self.page = page
+        self.base_url = base_url
+        self.prefix = re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name.removeprefix("test_"))
+        self.count = 0
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.errors = []
+        self.foreign = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("request", self._note_request)
+
+    def _note_request(self, request):
+        if not request.url.startswith(self.base_url):
+            self.foreign.append(request.url)
+
+    def shot(self, name):
+        self.count += 1
+        assert not self.errors, f"script errors on the page: {self.errors}"
+        assert not self.foreign, f"the page loaded something from elsewhere: {self.foreign}"
+        unlabelled = self.page.evaluate(
+            """[...document.querySelectorAll('input, textarea, select')]
+                 .filter(e => e.type !== 'hidden' && e.type !== 'submit' && e.labels.length === 0)
+                 .map(e => e.name)"""
+        )
+        assert not unlabelled, f"inputs without a label: {unlabelled}"
+        self.page.screenshot(
+            path=SCREENSHOTS / f"{self.prefix}-{self.count:02d}-{name}.png", full_page=True
+        )
+
+    def goto(self, path, name):
+        self.page.goto(self.base_url + path)
+        self.shot(name)
+
+    def click(self, label, name):
+        self.page.get_by_role("button", name=label).click()
+        self.page.wait_for_load_state()
+        self.shot(name)
+
+
+@pytest.fixture
+def visit(chromium, server, request):
+    from tests.conftest import ADMIN_TOKEN
+
+    def open_tab(javascript=True, width=1100):
+        context = chromium.new_context(
+            java_script_enabled=javascript, viewport={"width": width, "height": 900}
+        )
+        tab = Visit(context.new_page(), server.url, request.node.name)
+        tab.goto("/setup/unlock?next=/setup/", "unlock")
+        tab.page.get_by_label("Admin token").fill(ADMIN_TOKEN)
+        tab.click("Unlock", "wizard-start")
+        return tab
+
+    return open_tab
+
+
+def _status(server):
+    from tests.conftest import ADMIN_TOKEN
+    from tests.http_client import Browser
+
+    return (
+        Browser(server.url)
+        .get("/api/v1/status", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        .json()
+    )
+
+
+def test_whole_wizard_by_uploading_the_v1beta1_license(visit, server):
+    tab = visit()
+    page = tab.page
+    page.get_by_role("link", name="Upload the license file").click()
+    tab.shot("upload")
+    page.get_by_label("License file").set_input_files(str(FIXTURES / "valid-v1beta1.yaml"))
+    tab.click("Check the license", "details")
+    assert page.get_by_role("heading", name="The license is valid").is_visible()
+    assert page.get_by_text("Test Customer").is_visible()
+    page.get_by_label("Customer ID").fill("cust-42")
+    page.get_by_role("button", name="Generate a new instance ID").click()
+    generated = page.get_by_label("Instance ID").input_value()
+    assert re.fullmatch(r"[0-9a-f-]{36}", generated)
+    tab.click("Review", "review")
+    assert page.get_by_text("This is exactly what will be saved").is_visible()
+    assert _status(server)["has_customer_info"] is False
+    tab.click("Save", "status")
+    assert page.get_by_text("Saved. This installation is identified.").is_visible()
+    status = _status(server)
+    assert (status["customer_id"], status["instance_id"]) == ("cust-42", generated)
+    assert status["license_id_hint"] == "…PJcq"
+    assert "1vusOokxAVp1tkRGuyxnF23PJcq" not in page.content()
+
+
+def test_whole_wizard_by_pasting_the_v1beta2_license(visit, server):
+    tab = visit()
+    page = tab.page
+    page.get_by_role("link", name="Paste the license text").click()
+    page.get_by_label("License text").fill((FIXTURES / "valid-v1beta2.yaml").read_text())
+    tab.shot("paste")
+    tab.click("Check the license", "details")
+    assert page.get_by_text("Geeglo").first.is_visible()
+    page.get_by_label("Customer ID").fill("geeglo")
+    page.get_by_label("Instance ID").fill("3f2b8c1e-8d4a-4c9b-9e1f-2a7d6c5b4a39")
+    tab.click("Review", "review")
+    tab.click("Save", "status")
+    assert _status(server)["license"]["app_slug"] == "slackernews-mackerel"
+
+
+def test_whole_wizard_by_typing_the_ids(visit, server):
+    tab = visit()
+    page = tab.page
+    page.get_by_role("link", name="Type the IDs").click()
+    tab.shot("manual")
+    page.get_by_label("Customer ID").fill("acme")
+    page.get_by_label("Instance ID").fill("bad id")
+    tab.click("Review", "errors")
+    summary = page.locator("#error-summary")
+    assert summary.is_visible()
+    assert page.evaluate("document.activeElement.id") == "error-summary", "focus on the errors"
+    summary.get_by_role("link").first.click()
+    assert page.evaluate("document.activeElement.id") == "instance_id"
+    assert page.get_by_label("Customer ID").input_value() == "acme", "typed input is kept"
+    page.get_by_label("Instance ID").fill("instance-7")
+    page.get_by_label("License ID").fill("1vusOokxAVp1tkRGuyxnF23PJcq")
+    tab.click("Review", "review")
+    tab.click("Save", "status")
+    assert _status(server)["instance_id"] == "instance-7"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("expired.yaml", "This license expired on 2 Apr 2022"),
+        ("bad-signature.yaml", "The license signature is not valid"),
+        ("tampered-license-id.yaml", "licenseID differs from the signed value"),
+    ],
+    ids=["expired", "bad-signature", "tampered"],
+)
+def test_a_rejected_file_shows_why_and_saves_nothing(visit, server, name, message):
+    tab = visit()
+    page = tab.page
+    tab.goto("/setup/upload", "upload")
+    page.get_by_label("License file").set_input_files(str(FIXTURES / name))
+    tab.click("Check the license", "rejected")
+    assert page.locator("#error-summary").get_by_text(message).is_visible()
+    assert _status(server)["has_customer_info"] is False
+    # Replace the file on the same page.
+    page.get_by_label("License file").set_input_files(str(FIXTURES / "valid-v1beta1.yaml"))
+    tab.click("Check the license", "replaced")
+    assert page.get_by_role("heading", name="The license is valid").is_visible()
+
+
+def test_upload_completes_with_javascript_disabled(visit, server):
+    tab = visit(javascript=False)
+    page = tab.page
+    tab.goto("/setup/upload", "upload-no-js")
+    page.get_by_label("License file").set_input_files(str(FIXTURES / "valid-v1beta1.yaml"))
+    tab.click("Check the license", "details-no-js")
+    page.get_by_label("Customer ID").fill("no-js-customer")
+    tab.click("Generate a new instance ID", "generated-no-js")
+    assert re.fullmatch(r"[0-9a-f-]{36}", page.get_by_label("Instance ID").input_value())
+    tab.click("Review", "review-no-js")
+    tab.click("Save", "status-no-js")
+    assert _status(server)["customer_id"] == "no-js-customer"
+
+
+def test_reconfiguring_shows_old_and_new(visit, server, env):
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wizard.cli",
+            "set",
+            "--customer-id",
+            "old-customer",
+            "--instance-id",
+            "old-instance",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    tab = visit()
+    page = tab.page
+    tab.goto("/status", "status-before")
+    page.get_by_role("link", name="Change the license").click()
+    tab.shot("start-reconfigure")
+    page.get_by_role("link", name="Upload the license file").click()
+    page.get_by_label("License file").set_input_files(str(FIXTURES / "valid-v1beta1.yaml"))
+    tab.click("Check the license", "details-prefilled")
+    assert page.get_by_label("Customer ID").input_value() == "old-customer"
+    page.get_by_label("Instance ID").fill("new-instance")
+    tab.click("Review", "review-old-new")
+    changed = page.locator("tr.changed")
+    assert changed.count() == 2
+    assert (
+        "old-instance" in changed.first.inner_text()
+        and "new-instance" in changed.first.inner_text()
+    )
+    tab.click("Save", "status-after")
+    assert _status(server)["instance_id"] == "new-instance"
+
+
+def test_pages_fit_a_phone_and_a_narrow_iframe(visit, server):
+    tab = visit(width=360)
+    page = tab.page
+    for path, name in [
+        ("/setup/", "start-phone"),
+        ("/setup/upload", "upload-phone"),
+        ("/setup/manual", "manual-phone"),
+        ("/status", "status-phone"),
+    ]:
+        tab.goto(path, name)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways on a phone"
