@@ -61,9 +61,12 @@ def test_admin_api_status_has_the_ids_and_only_a_license_hint(client, identified
     assert LICENSE_ID not in response.text
 
 
-def test_a_wrong_bearer_token_gets_only_the_public_status(client, identified):
-    document = client.get("/api/v1/status", headers={"Authorization": "Bearer nope"}).json
-    assert set(document) == {"has_customer_info", "updated_at"}
+def test_a_wrong_bearer_token_is_refused_not_quietly_ignored(client, identified):
+    response = client.get("/api/v1/status", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+    assert "not the admin token" in response.json["error"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "acme-customer" not in response.text
 
 
 def test_unlocked_status_page_shows_ids_hint_and_history(client, admin, identified):

@@ -16,9 +16,8 @@ def _asset_folder(name):
 def create_app(config=None):
     """Create the wizard: settings from the environment (then `config`), extensions, blueprints."""
     from flask_migrate import Migrate
-    from flask_wtf.csrf import CSRFProtect
 
-    from . import api, auth, errors, health, setup, status
+    from . import api, auth, errors, health, security, setup, status
     from .config import (
         SECRET_KEY_FILE,
         instance_path_from_env,
@@ -54,7 +53,7 @@ def create_app(config=None):
     with app.app_context():
         configure_engine(db.engine)
     Migrate(app, db, directory=MIGRATIONS_DIR, compare_type=True)
-    CSRFProtect(app)
+    security.init_app(app)
 
     app.extensions["license_policy"] = LicensePolicy.from_settings(app.config)
     auth.init_app(app)

@@ -1,11 +1,17 @@
-"""The JSON API under /api/v1."""
+"""The JSON API under /api/v1: the status for anyone, and for the admin every write the
+wizard can do. Errors are JSON here, never HTML."""
 
-from flask import Blueprint
+from flask import Blueprint, current_app, json, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from .auth import is_admin
-from .identity import load_identity, load_license_summary
+from .auth import admin_credential, is_admin
+from .forms import IdentityApiForm, LicenseImportApiForm
+from .identity import UNCHANGED, Actor, load_identity, load_license_summary, save_identity
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
 
 def _iso(moment):
@@ -47,9 +53,114 @@ def license_document(summary):
     }
 
 
+def _saved_document():
+    return status_document(load_identity(), load_license_summary(), admin=True)
+
+
+def _actor():
+    return Actor("api", who=admin_credential(), client_address=request.remote_addr)
+
+
+def _unprocessable(errors, reason=None):
+    body = {"errors": errors}
+    if reason is not None:
+        body["reason"] = reason
+    return body, 422
+
+
 @bp.get("/status")
 def status():
     """Whether the identity is set, and when it last changed; the admin gets the details."""
     admin = is_admin()
     summary = load_license_summary() if admin else None
     return status_document(load_identity(), summary, admin)
+
+
+def _json_object():
+    if not request.is_json:
+        raise UnsupportedMediaType(
+            "Send the identity as JSON, with Content-Type: application/json."
+        )
+    try:
+        body = json.loads(request.get_data())
+    except ValueError as error:
+        raise BadRequest(f"The body is not valid JSON: {error}.") from None
+    if not isinstance(body, dict):
+        raise BadRequest(
+            'The body must be a JSON object: {"customer_id": ..., "instance_id": ...}.'
+        )
+    return body
+
+
+@bp.put("/identity")
+def put_identity():
+    """Save the ids; a license_id left out is kept, a null one is cleared."""
+    form = IdentityApiForm(_json_object())
+    if not form.validate():
+        return _unprocessable(form.all_errors)
+    license_id = form.license_id.data if "license_id" in form._raw else UNCHANGED
+    save_identity(form.customer_id.data, form.instance_id.data, license_id, actor=_actor())
+    return _saved_document()
+
+
+def _license_upload():
+    """The license file from a YAML body or the multipart field `license`, and the fields."""
+    fields = MultiDict(request.args)
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        fields.update(request.form)
+        upload = request.files.get("license")
+        text = fields.pop("license", None)
+        data = upload.read() if upload else text
+        if not data:
+            return None, fields
+        return data, fields
+    if mimetype in YAML_TYPES:
+        return request.get_data(), fields
+    raise UnsupportedMediaType(
+        "Send the license file as the body (Content-Type: application/yaml) or as the "
+        "multipart/form-data field `license`."
+    )
+
+
+@bp.post("/license")
+def post_license():
+    """Verify a license file and save the identity it gives, with this installation's ids."""
+    data, fields = _license_upload()
+    form = LicenseImportApiForm(fields.to_dict())
+    errors = {} if form.validate() else form.all_errors
+    if data is None:
+        return _unprocessable(
+            {
+                **errors,
+                "license": [
+                    "License is missing: send the file as the body or as the multipart "
+                    "field license."
+                ],
+            },
+            reason="not_a_license",
+        )
+    policy = current_app.extensions["license_policy"]
+    number = form.license_number.data if isinstance(form.license_number.data, int) else 1
+    verdict = policy.verify(data, choice=number - 1)
+    if not verdict.valid:
+        return _unprocessable({**errors, "license": [verdict.message]}, reason=str(verdict.reason))
+    lic = verdict.license
+    customer_id = form.customer_id.data
+    if lic.customer_id and customer_id and customer_id != lic.customer_id:
+        errors["customer_id"] = [
+            f"Customer ID {customer_id} differs from the license's signed customer ID "
+            f"{lic.customer_id}: leave it out."
+        ]
+    elif not lic.customer_id and not customer_id and "customer_id" not in errors:
+        errors["customer_id"] = ["Customer ID is required: this license does not carry one."]
+    if errors:
+        return _unprocessable(errors, reason=str(verdict.reason))
+    save_identity(
+        lic.customer_id or customer_id,
+        form.instance_id.data,
+        lic.license_id,
+        summary=lic.summary("api"),
+        actor=_actor(),
+    )
+    return _saved_document()

@@ -1,10 +1,12 @@
-"""Who is the admin: the unlock page, the admin session, and bearer tokens."""
+"""Who is the admin: the unlock page, the admin session, bearer tokens, and throttling."""
 
 import functools
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import TooManyRequests, Unauthorized
 
+from . import throttle
 from .admin_token import token_fingerprint, token_matches
 from .forms import UnlockForm
 
@@ -17,35 +19,69 @@ def init_app(app):
     """Check the auth mode and make `is_admin` available to templates."""
     if app.config["WIZARD_AUTH"] not in AUTH_MODES:
         raise ValueError(f"WIZARD_AUTH must be one of {', '.join(AUTH_MODES)}")
-    app.context_processor(lambda: {"is_admin": is_admin(), "auth_mode": app.config["WIZARD_AUTH"]})
+    app.context_processor(
+        lambda: {
+            "is_admin": g.get("is_admin", False) or _safe_is_admin(),
+            "auth_mode": app.config["WIZARD_AUTH"],
+        }
+    )
+
+
+def _safe_is_admin():
+    """is_admin for templates: an error page must render even when the check itself failed."""
+    try:
+        return is_admin()
+    except Exception:  # noqa: BLE001 - the page being rendered already reports the failure
+        return False
 
 
 def bearer_token():
     """Return the token of an `Authorization: Bearer` header, or None."""
     auth = request.authorization
     if auth is not None and auth.type == "bearer":
-        return auth.token
+        return auth.token or ""
     return None
 
 
-def is_admin():
-    """True when this request comes from the admin: lock off, a valid bearer token, or a session."""
-    if "is_admin" not in g:
-        g.is_admin = (
-            current_app.config["WIZARD_AUTH"] == "none"
-            or token_matches(bearer_token())
-            or session.get("admin") == token_fingerprint()
+def refuse_if_throttled():
+    """Answer 429 (with Retry-After) to a client that gave too many wrong tokens."""
+    wait = throttle.retry_after(request.remote_addr)
+    if wait:
+        raise TooManyRequests(
+            f"Too many wrong admin tokens from your address. Try again in {wait} seconds.",
+            retry_after=wait,
         )
+
+
+def is_admin():
+    """True for the admin: lock off, a valid bearer token, or an unlocked session.
+
+    A bearer token that is wrong is an error (401), never a quiet fall-back to the public view,
+    so a misconfigured console or script notices at once.
+    """
+    if "is_admin" in g:
+        return g.is_admin
+    g.is_admin = False
+    if current_app.config["WIZARD_AUTH"] == "none":
+        g.is_admin = True
+        return True
+    token = bearer_token()
+    if token is not None:
+        refuse_if_throttled()
+        if not token_matches(token):
+            throttle.record_failure(request.remote_addr)
+            raise Unauthorized("The bearer token is not the admin token.")
+        g.is_admin = True
+    else:
+        g.is_admin = session.get("admin") == token_fingerprint()
     return g.is_admin
 
 
 def admin_credential():
     """How the admin proved it for this request: `session`, `token`, or `WIZARD_AUTH=none`."""
-    if token_matches(bearer_token()):
-        return "token"
-    if session.get("admin") == token_fingerprint():
-        return "session"
-    return "WIZARD_AUTH=none"
+    if current_app.config["WIZARD_AUTH"] == "none":
+        return "WIZARD_AUTH=none"
+    return "token" if bearer_token() is not None else "session"
 
 
 def admin_required(view):
@@ -75,10 +111,15 @@ def _safe_next(target):
 def unlock():
     """Start an admin session with the admin token."""
     form = UnlockForm()
+    if form.is_submitted():
+        refuse_if_throttled()
     if form.validate_on_submit():
+        throttle.forget_failures(request.remote_addr)
         session.clear()
         session["admin"] = token_fingerprint()
         return redirect(_safe_next(request.args.get("next")))
+    if form.is_submitted() and form.token.data and form.token.errors:
+        throttle.record_failure(request.remote_addr)
     return render_template("auth/unlock.html", form=form)
 
 

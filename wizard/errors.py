@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from flask import render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from .database import db
 
@@ -24,13 +24,14 @@ def _wants_json():
     return request.blueprint in {"api", "health"}
 
 
-def _respond(status, message, hint=None):
+def _respond(status, message, hint=None, headers=None):
     if _wants_json():
         body = {"error": message}
         if hint:
             body["hint"] = hint
-        return body, status
-    return render_template("error.html", status=status, message=message, hint=hint), status
+        return body, status, headers or {}
+    page = render_template("error.html", status=status, message=message, hint=hint)
+    return page, status, headers or {}
 
 
 def init_app(app):
@@ -44,10 +45,25 @@ def init_app(app):
             "Go back, reload the page, and submit the form again.",
         )
 
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error):
+        return _respond(
+            400,
+            "This wizard does not answer to that host name.",
+            "Use the address your administrator gave you (WIZARD_TRUSTED_HOSTS).",
+        )
+
     @app.errorhandler(HTTPException)
     def http_error(error):
         message = MESSAGES.get(error.code, error.description)
-        return _respond(error.code, message)
+        headers = {}
+        if error.code in (401, 429) and error.description != type(error).description:
+            message = error.description  # our own words: what exactly to do
+        if getattr(error, "retry_after", None):
+            headers["Retry-After"] = str(error.retry_after)
+        if error.code == 401 and _wants_json():
+            headers["WWW-Authenticate"] = 'Bearer realm="setup-wizard"'
+        return _respond(error.code, message, headers=headers)
 
     @app.errorhandler(sa.exc.DBAPIError)
     def database_error(error):

@@ -2,7 +2,16 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, PasswordField, RadioField, StringField, SubmitField, TextAreaField
+from werkzeug.datastructures import MultiDict
+from wtforms import (
+    Form,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 
 from .admin_token import token_matches
@@ -116,13 +125,18 @@ class ChooseLicenseForm(FlaskForm):
     )
 
 
-class IdentityForm(FlaskForm):
-    """The ids to save, typed or completed from a license."""
+class IdentityFields:
+    """The three ids, with the one rule, for the wizard's form and the API's alike."""
 
-    draft = HiddenField()
     customer_id = _id_field("Customer ID", CUSTOMER_ID_HELP)
     instance_id = _id_field("Instance ID", INSTANCE_ID_HELP)
     license_id = _id_field("License ID", LICENSE_ID_HELP, required=False)
+
+
+class IdentityForm(IdentityFields, FlaskForm):
+    """The ids to save, typed or completed from a license."""
+
+    draft = HiddenField()
     generate_instance_id = SubmitField("Generate a new instance ID")
     review = SubmitField("Review")
 
@@ -133,3 +147,51 @@ class ReviewForm(FlaskForm):
     draft = HiddenField()
     save = SubmitField("Save")
     edit = SubmitField("Change the IDs")
+
+
+class ApiForm(Form):
+    """A form for JSON or query data: unknown fields are errors, so typos do not pass silently."""
+
+    def __init__(self, data):
+        self._raw = data
+        # As form data (one value per field, kept as given): a JSON number or list for an id is
+        # then refused by the field's own checks instead of slipping past them.
+        super().__init__(formdata=MultiDict(list(data.items())))
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        for name in sorted(set(self._raw) - set(self._fields)):
+            self.form_errors.append(name)
+            valid = False
+        return valid
+
+    @property
+    def all_errors(self):
+        """Errors by field, unknown fields included: the API's `errors` object."""
+        errors = {name: list(messages) for name, messages in self.errors.items() if name}
+        for name in self.form_errors:
+            errors[name] = [f"{name} is not a field of this request."]
+        return errors
+
+
+class IdentityApiForm(IdentityFields, ApiForm):
+    """PUT /api/v1/identity: the same ids as the wizard asks for."""
+
+
+class LicenseImportApiForm(ApiForm):
+    """POST /api/v1/license: what the license cannot say about this installation."""
+
+    instance_id = _id_field("Instance ID", INSTANCE_ID_HELP)
+    customer_id = _id_field("Customer ID", CUSTOMER_ID_HELP, required=False)
+    license_number = StringField(
+        "License number", description="Which license, when the file holds several (1, 2, ...)."
+    )
+
+    def validate_license_number(self, field):
+        if field.data in (None, ""):
+            field.data = 1
+            return
+        text = str(field.data).strip()
+        if not text.isdigit() or int(text) < 1:
+            raise ValidationError("License number must be a whole number, 1 or more.")
+        field.data = int(text)

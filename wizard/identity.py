@@ -4,9 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from .database import SQLITE_BEGIN_IMMEDIATE, db, utcnow
+from .database import SQLITE_BEGIN_IMMEDIATE, db, dialect_insert, utcnow
 from .ids import clean_id, license_id_hint
 from .models import IdentityChange, LicenseSummary, TelemetryIdentity
 
@@ -18,6 +17,10 @@ HISTORY = IdentityChange.__table__
 _SAVE_LOCK_KEY = 0x7E1E_3E7E
 
 METHODS = ("wizard", "api", "cli", "sdk", "env")
+
+# Pass as the license id to leave the saved one as it is (as set_customer_info does when the
+# keyword is not passed); None clears it.
+UNCHANGED = type("Unchanged", (), {"__repr__": lambda self: "UNCHANGED"})()
 
 SUMMARY_FIELDS = tuple(
     column.name for column in SUMMARY.columns if column.name not in {"id", "verified_at"}
@@ -58,17 +61,9 @@ class Identity:
         return license_id_hint(self.license_id)
 
 
-def _dialect_insert(connection, table):
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    if connection.dialect.name == "sqlite":
-        return sqlite.insert(table)
-    raise RuntimeError(f"unsupported database: {connection.dialect.name}")
-
-
 def _upsert(connection, table, values, returning=()):
     """INSERT ... ON CONFLICT (id) DO UPDATE: one statement, whoever else is writing."""
-    statement = _dialect_insert(connection, table).values(id=1, **values)
+    statement = dialect_insert(connection, table).values(id=1, **values)
     statement = statement.on_conflict_do_update(index_elements=["id"], set_=values)
     if returning:
         statement = statement.returning(*returning)
@@ -85,7 +80,8 @@ def save_identity(customer_id, instance_id, license_id=None, *, summary=None, ac
     values = {}
     for name, value in (("customer_id", customer_id), ("instance_id", instance_id)):
         values[name] = _checked(name, value)
-    values["license_id"] = None if license_id is None else _checked("license_id", license_id)
+    if license_id is not UNCHANGED:
+        values["license_id"] = None if license_id is None else _checked("license_id", license_id)
     if summary is not None:
         unknown = sorted(set(summary) - set(SUMMARY_FIELDS))
         if unknown:
@@ -104,8 +100,9 @@ def save_identity(customer_id, instance_id, license_id=None, *, summary=None, ac
             connection,
             IDENTITY,
             {**values, "updated_at": utcnow()},
-            returning=(IDENTITY.c.created_at, IDENTITY.c.updated_at),
+            returning=(IDENTITY.c.created_at, IDENTITY.c.updated_at, IDENTITY.c.license_id),
         ).one()
+        values["license_id"] = row.license_id
         if summary is not None:
             _upsert(connection, SUMMARY, {**summary, "verified_at": utcnow()})
         elif old is None or old.license_id != values["license_id"]:

@@ -97,3 +97,14 @@ class IdentityChange(db.Model):
     # Only the last characters of a license id are ever kept here: it doubles as a credential.
     old_license_hint: Mapped[str | None] = mapped_column(sa.String(8))
     new_license_hint: Mapped[str | None] = mapped_column(sa.String(8))
+
+
+class FailedUnlock(db.Model):
+    """Wrong admin tokens per client address, counted in the database so every worker and
+    replica throttles the same client alike."""
+
+    __tablename__ = "failed_unlock"
+
+    client_address: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)

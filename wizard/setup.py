@@ -7,13 +7,12 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from . import drafts
 from .auth import admin_credential, admin_required
+from .database import db
 from .forms import ChooseLicenseForm, IdentityForm, PasteForm, ReviewForm, UploadForm
-from .identity import Actor, load_identity, load_license_summary, save_identity
+from .identity import UNCHANGED, Actor, load_identity, load_license_summary, save_identity
 from .licenses import LicenseError, document_label
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
-
-SOURCES = ("upload", "paste", "manual")
 
 
 def _policy():
@@ -26,6 +25,20 @@ def _seal(answers):
 
 def _unseal(token):
     return drafts.unseal(current_app.config["SECRET_KEY"], token)
+
+
+def _current_identity():
+    """The saved identity, or None while the database does not answer (the page says so)."""
+    try:
+        return load_identity()
+    except sa.exc.DBAPIError:
+        db.session.rollback()
+        flash(
+            "The database is not answering right now: you can go on, but saving will wait "
+            "until it is back. Nothing has been saved.",
+            "error",
+        )
+        return None
 
 
 def _start_again(message):
@@ -113,8 +126,8 @@ def manual():
 
 def _details_page(answers, lic, form=None):
     """Ask for what the license does not say; values already saved are filled in."""
+    current = _current_identity()
     if form is None:
-        current = load_identity()
         form = IdentityForm(
             formdata=None,
             customer_id=answers.get("customer_id") or (current.customer_id if current else None),
@@ -127,9 +140,7 @@ def _details_page(answers, lic, form=None):
         form.license_id.data = lic.license_id
         if lic.customer_id:
             form.customer_id.data = lic.customer_id
-    return render_template(
-        "setup/details.html", form=form, license=lic, source=answers.get("source")
-    )
+    return render_template("setup/details.html", form=form, license=lic, current=current)
 
 
 def _license_of(answers):
@@ -168,6 +179,8 @@ def details():
         instance_id=form.instance_id.data,
         license_id=form.license_id.data,
     )
+    # Typing the ids again without the license id keeps the saved one (the review says so).
+    answers["keep_license_id"] = lic is None and not form.license_id.data
     return _review_page(answers, lic)
 
 
@@ -176,14 +189,25 @@ def _review_page(answers, lic, error=None):
         current = load_identity()
         summary = load_license_summary() if current else None
     except sa.exc.DBAPIError:
-        if error is None:
-            raise
-        current = summary = None  # the save failed for the same reason: still show the review
+        db.session.rollback()
+        current = summary = None
+        error = error or (
+            "The database is not answering right now, so the current values "
+            "cannot be shown and saving will fail. Nothing has been saved."
+        )
     form = ReviewForm(formdata=None, draft=_seal(answers))
+    keep = answers.get("keep_license_id")
+    after = {
+        "customer_id": answers["customer_id"],
+        "instance_id": answers["instance_id"],
+        "license_id": (current.license_id if current else None)
+        if keep
+        else answers.get("license_id"),
+    }
     return render_template(
         "setup/review.html",
         form=form,
-        answers=answers,
+        after=after,
         license=lic,
         current=current,
         current_summary=summary,
@@ -209,7 +233,7 @@ def save():
         save_identity(
             answers["customer_id"],
             answers["instance_id"],
-            answers.get("license_id"),
+            UNCHANGED if answers.get("keep_license_id") else answers.get("license_id"),
             summary=lic.summary(answers["source"]) if lic else None,
             actor=Actor("wizard", who=admin_credential(), client_address=request.remote_addr),
         )
