@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from werkzeug.exceptions import TooManyRequests, Unauthorized
 
 from . import throttle
-from .admin_token import token_fingerprint, token_matches
+from .admin_token import load_admin_token, token_fingerprint, token_matches
 from .forms import UnlockForm
 
 bp = Blueprint("auth", __name__, url_prefix="/setup")
@@ -19,6 +19,8 @@ def init_app(app):
     """Check the auth mode and make `is_admin` available to templates."""
     if app.config["WIZARD_AUTH"] not in AUTH_MODES:
         raise ValueError(f"WIZARD_AUTH must be one of {', '.join(AUTH_MODES)}")
+    if app.config["WIZARD_AUTH"] == "token":
+        load_admin_token(app.config)  # generated now, so `setup-wizard token` can point at it
     app.context_processor(
         lambda: {
             "is_admin": g.get("is_admin", False) or _safe_is_admin(),

@@ -47,10 +47,12 @@ def init_app(app):
 
     @app.errorhandler(SecurityError)
     def untrusted_host(error):
-        return _respond(
+        # No page template here: building its links needs the very host name that was refused.
+        return (
+            "This wizard does not answer to that host name. Use the address your "
+            "administrator gave you (WIZARD_TRUSTED_HOSTS).\n",
             400,
-            "This wizard does not answer to that host name.",
-            "Use the address your administrator gave you (WIZARD_TRUSTED_HOSTS).",
+            {"Content-Type": "text/plain; charset=utf-8"},
         )
 
     @app.errorhandler(HTTPException)
