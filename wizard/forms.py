@@ -46,7 +46,8 @@ class ReplicatedId:
         self.field_flags = {"required": True} if required else {}
 
     def __call__(self, form, field):
-        if not self.required and not (field.data or "").strip():
+        blank = field.data is None or (isinstance(field.data, str) and not field.data.strip())
+        if not self.required and blank:
             field.data = None
             return
         try:
