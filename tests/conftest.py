@@ -237,3 +237,11 @@ def start_server(tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium driven by Playwright; a failure under REQUIRE_BROWSER=1, else a skip."""
+    from tests.browser_support import launch_chromium
+
+    yield from launch_chromium()

@@ -1,12 +1,10 @@
 """The whole wizard in real Chromium against a real server; every page is saved as a screenshot."""
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
+from tests.browser_support import Visit
 from tests.license_factory import FIXTURES
 
 # The pages are the subject here; storage is tested on both engines elsewhere.
@@ -15,89 +13,10 @@ pytestmark = [
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True, ids=[""]),
 ]
 
-CHROMIUM = os.environ.get("WIZARD_TEST_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _browser_problem():
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        return f"Chromium is not at {CHROMIUM}"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed"
-    return None
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    problem = _browser_problem()
-    if problem and os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(f"REQUIRE_BROWSER=1 but {problem}")
-    if problem:
-        pytest.skip(f"{problem} (set REQUIRE_BROWSER=1 to make this a failure)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
 
 @pytest.fixture
 def server(env, start_server):
     return start_server(env, workers=2).wait_ready()
-
-
-class Visit:
-    """A browser tab that saves a screenshot of every page it shows, numbered in order."""
-
-    def __init__(self, page, base_url, test_name):
-        self.page = page
-        self.base_url = base_url
-        self.prefix = re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name.removeprefix("test_"))
-        self.count = 0
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.errors = []
-        self.foreign = []
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("request", self._note_request)
-
-    def _note_request(self, request):
-        if not request.url.startswith(self.base_url):
-            self.foreign.append(request.url)
-
-    def shot(self, name):
-        self.count += 1
-        assert not self.errors, f"script errors on the page: {self.errors}"
-        assert not self.foreign, f"the page loaded something from elsewhere: {self.foreign}"
-        unlabelled = self.page.evaluate(
-            """[...document.querySelectorAll('input, textarea, select')]
-                 .filter(e => e.type !== 'hidden' && e.type !== 'submit' && e.labels.length === 0)
-                 .map(e => e.name)"""
-        )
-        assert not unlabelled, f"inputs without a label: {unlabelled}"
-        self.page.screenshot(
-            path=SCREENSHOTS / f"{self.prefix}-{self.count:02d}-{name}.png", full_page=True
-        )
-
-    def goto(self, path, name):
-        self.page.goto(self.base_url + path)
-        self.shot(name)
-
-    def click(self, label, name):
-        self.page.get_by_role("button", name=label).click()
-        self.page.wait_for_load_state()
-        self.shot(name)
 
 
 @pytest.fixture

@@ -101,3 +101,23 @@ def test_serve_logs_where_the_token_is_but_never_a_secret(env, start_server, tmp
     assert token not in log
     assert "a-secret-key-that-must-not-be-logged" not in log
     assert ADMIN_TOKEN not in log
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_twenty_wrong_tokens_from_one_client_get_429_across_workers(env, start_server):
+    server = start_server(env, workers=4).wait_ready()
+    statuses = [
+        Browser(server.url)
+        .get("/api/v1/status", headers={"Authorization": f"Bearer no-{i}"})
+        .status
+        for i in range(20)
+    ]
+    assert statuses[:10] == [401] * 10
+    assert statuses[10:] == [429] * 10
+    assert len(_workers_that_answered(server.log(), "/api/v1/status")) >= 2, (
+        "the count is shared: several workers answered and all of them throttled"
+    )
+    retry = Browser(server.url).get(
+        "/api/v1/status", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    assert retry.status == 429 and int(retry.headers["Retry-After"]) > 0

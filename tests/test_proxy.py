@@ -1,0 +1,249 @@
+"""Behind real nginx under /admin/license/, over gunicorn with several workers: the whole
+wizard and API stay under the prefix, and framing follows WIZARD_FRAME_ANCESTORS."""
+
+import http.server
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser_support import Visit
+from tests.conftest import ADMIN_TOKEN, csrf_token_from, free_port
+from tests.http_client import Browser
+from tests.license_factory import FIXTURES
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True, ids=[""]),
+]
+
+PREFIX = "/admin/license"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+LICENSE_ID = "1vusOokxAVp1tkRGuyxnF23PJcq"
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log {root}/access.log;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    client_max_body_size 4m;
+    server {{
+        listen 127.0.0.1:{port};
+        location {prefix}/ {{
+            proxy_pass http://127.0.0.1:{upstream}/;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $host:$server_port;
+            proxy_set_header X-Forwarded-Prefix {prefix};
+            proxy_redirect off;
+        }}
+        location / {{
+            return 404 "the admin console's own page\\n";
+        }}
+    }}
+}}
+"""
+
+
+def _need_nginx():
+    if os.path.exists(NGINX):
+        return
+    if os.environ.get("REQUIRE_NGINX") == "1":
+        pytest.fail(f"REQUIRE_NGINX=1 but nginx is not at {NGINX}")
+    pytest.skip("nginx is not installed (set REQUIRE_NGINX=1 to make this a failure)")
+
+
+@pytest.fixture
+def proxied(env, start_server, tmp_path):
+    """The wizard behind nginx at http://127.0.0.1:PORT/admin/license/; returns a starter."""
+    _need_nginx()
+    processes = []
+
+    def start(**settings):
+        app = start_server(
+            {**env, "WIZARD_PROXY_FIX": "for=1,proto=1,host=1,prefix=1", **settings}, workers=2
+        ).wait_ready()
+        root = tmp_path / f"nginx-{app.port}"
+        root.mkdir()
+        port = free_port()
+        (root / "nginx.conf").write_text(
+            NGINX_CONF.format(root=root, port=port, upstream=app.port, prefix=PREFIX)
+        )
+        process = subprocess.Popen(
+            [NGINX, "-p", str(root), "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        processes.append(process)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if Browser(base).get(f"{PREFIX}/healthz").status == 200:
+                    return base, app
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError((root / "error.log").read_text())
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_api_works_through_the_prefix(proxied):
+    base, _ = proxied()
+    client = Browser(base)
+    assert client.get("/api/v1/status").status == 404, "outside the prefix is the console's"
+    assert client.get(f"{PREFIX}/api/v1/status").json() == {
+        "has_customer_info": False,
+        "updated_at": None,
+    }
+    bearer = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/yaml"}
+    saved = client.request(
+        "POST",
+        f"{PREFIX}/api/v1/license?instance_id=i-1&customer_id=c-1",
+        body=(FIXTURES / "valid-v1beta1.yaml").read_bytes(),
+        headers=bearer,
+    )
+    assert saved.status == 200 and saved.json()["license_id_hint"] == "…PJcq"
+    put = client.request(
+        "PUT",
+        f"{PREFIX}/api/v1/identity",
+        body='{"customer_id": "c-2", "instance_id": "i-2"}',
+        headers={**bearer, "Content-Type": "application/json"},
+    )
+    assert put.status == 200 and put.json()["customer_id"] == "c-2"
+    root = client.get(f"{PREFIX}/")
+    assert root.status == 302 and root.headers["Location"] == f"{PREFIX}/status"
+
+
+def test_every_redirect_stays_under_the_prefix(proxied):
+    base, _ = proxied()
+    client = Browser(base)
+    for path in ("/", "/setup/", "/setup/upload", "/setup/manual"):
+        response = client.get(PREFIX + path)
+        assert response.status == 302
+        assert response.headers["Location"].startswith(f"{PREFIX}/"), path
+    form = client.get(f"{PREFIX}/setup/unlock?next=/setup/upload")
+    unlocked = client.post(
+        f"{PREFIX}/setup/unlock?next=/setup/upload",
+        {"token": ADMIN_TOKEN, "csrf_token": csrf_token_from(form.text)},
+    )
+    assert unlocked.headers["Location"] == f"{PREFIX}/setup/upload"
+    assert "Path=/admin/license/" in unlocked.headers["Set-Cookie"]
+
+
+def _links_outside(page, allowed):
+    return page.evaluate(
+        """allowed => [...document.querySelectorAll(
+                   'a[href], form[action], link[href], script[src]')]
+               .map(e => e.href || e.action || e.src)
+               .filter(url => !url.startsWith(allowed))""",
+        allowed,
+    )
+
+
+def test_the_whole_wizard_in_chromium_through_nginx(proxied, chromium, request, env):
+    env.pop("WIZARD_ADMIN_TOKEN")
+    secret_key = "secret-key-that-must-never-be-logged-0123456789"
+    base, app = proxied(WIZARD_SECRET_KEY=secret_key, WIZARD_ADMIN_TOKEN="")
+    token = (Path(env["WIZARD_INSTANCE_PATH"]) / "admin_token").read_text().strip()
+    allowed = f"{base}{PREFIX}/"
+    context = chromium.new_context(viewport={"width": 1000, "height": 900})
+    tab = Visit(context.new_page(), f"{base}{PREFIX}", request.node.name)
+    outside = []
+    tab.page.on("response", lambda r: None if r.url.startswith(allowed) else outside.append(r.url))
+
+    tab.goto("/", "unlock-prefixed")
+    assert tab.page.url.startswith(f"{allowed}setup/unlock")
+    assert not _links_outside(tab.page, allowed)
+    tab.page.get_by_label("Admin token").fill(token)
+    tab.click("Unlock", "start-prefixed")
+    tab.page.get_by_role("link", name="Upload the license file").click()
+    tab.shot("upload-prefixed")
+    assert not _links_outside(tab.page, allowed)
+    tab.page.get_by_label("License file").set_input_files(str(FIXTURES / "valid-v1beta1.yaml"))
+    tab.click("Check the license", "details-prefixed")
+    assert not _links_outside(tab.page, allowed)
+    tab.page.get_by_label("Customer ID").fill("console-customer")
+    tab.page.get_by_label("Instance ID").fill("console-instance")
+    tab.click("Review", "review-prefixed")
+    assert not _links_outside(tab.page, allowed)
+    tab.click("Save", "status-prefixed")
+    assert tab.page.url == f"{allowed}status"
+    assert tab.page.get_by_text("console-customer").first.is_visible()
+    assert not _links_outside(tab.page, allowed)
+    assert not outside, f"responses from outside the prefix: {outside}"
+    context.close()
+
+    app.stop()
+    log = app.log()
+    for secret in (token, secret_key, LICENSE_ID):
+        assert secret not in log, "a secret reached the log"
+
+
+class _FramingPage(http.server.BaseHTTPRequestHandler):
+    target = ""
+
+    def do_GET(self):  # noqa: N802 - the name http.server calls
+        body = f'<!doctype html><title>console</title><iframe src="{self.target}"></iframe>'
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def other_origin():
+    """A page on another origin (another port) that frames a given URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FramingPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _framed_text(chromium, origin, target):
+    _FramingPage.target = target
+    context = chromium.new_context()
+    page = context.new_page()
+    messages = []
+    page.on("console", lambda message: messages.append(message.text))
+    page.goto(origin)
+    page.wait_for_timeout(1500)
+    frame = page.frames[1] if len(page.frames) > 1 else None
+    text = ""
+    if frame is not None:
+        try:
+            text = frame.locator("body").inner_text(timeout=2000)
+        except Exception:  # noqa: BLE001 - a refused frame has no document to read
+            text = ""
+    context.close()
+    return text, messages
+
+
+def test_an_iframe_from_an_origin_not_allowed_is_refused(proxied, chromium, other_origin):
+    base, _ = proxied()
+    text, messages = _framed_text(chromium, other_origin, f"{base}{PREFIX}/status")
+    assert "installation" not in text
+    assert any("frame-ancestors" in m for m in messages), messages
+
+
+def test_an_iframe_from_an_allowed_origin_shows_the_page(proxied, chromium, other_origin):
+    base, _ = proxied(WIZARD_FRAME_ANCESTORS=f"'self' {other_origin}")
+    text, _ = _framed_text(chromium, other_origin, f"{base}{PREFIX}/status")
+    assert "This installation is not identified yet" in text
