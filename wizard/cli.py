@@ -78,6 +78,7 @@ def serve(host, port, workers):
     """Bring the schema up to date, then serve the wizard with gunicorn."""
     from .admin_token import load_admin_token, token_path
     from .schema import upgrade_schema
+    from .seed import SeedError, seed_from_environment
     from .server import WizardServer
 
     _configure_logging()
@@ -85,6 +86,11 @@ def serve(host, port, workers):
     with app.app_context():
         try:
             upgrade_schema()
+            seed_from_environment(
+                app.extensions["license_policy"], app.config["WIZARD_REPLICATED_SDK_URL"]
+            )
+        except SeedError as error:
+            raise click.ClickException(f"not starting: {error}") from None
         except sa.exc.DBAPIError as error:
             raise click.ClickException(
                 f"cannot reach the database at {_database_label(app)}: {type(error.orig).__name__}"
@@ -296,6 +302,76 @@ def import_license(file, instance_id, customer_id, choice):
     click.echo(
         f"Saved: customer {saved.customer_id}, instance {saved.instance_id}, "
         f"license {saved.license_id_hint} ({lic.app_slug}, {lic.customer_name})"
+    )
+
+
+@main.command("detect")
+@click.option("--json", "as_json", is_flag=True, help="Print what was found as JSON.")
+@click.option("--save", is_flag=True, help="Save what was found as the identity.")
+@click.option(
+    "--customer-id",
+    type=IdType(),
+    help="Customer id, for an SDK that does not report one (older versions).",
+)
+def detect_command(as_json, save, customer_id):
+    """Read the ids from the Replicated SDK (WIZARD_REPLICATED_SDK_URL); --save saves them."""
+    import getpass
+
+    from .identity import Actor, save_identity
+    from .ids import license_id_hint
+    from .sdk import SdkError, detect
+
+    app = _app()
+    sdk_url = app.config["WIZARD_REPLICATED_SDK_URL"]
+    if not sdk_url:
+        raise click.UsageError(
+            "Set WIZARD_REPLICATED_SDK_URL to the Replicated SDK's address, "
+            "e.g. http://replicated:3000."
+        )
+    try:
+        found = detect(sdk_url)
+    except SdkError as error:
+        click.echo(f"Nothing detected: {error}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(found.as_json(), indent=2))
+    else:
+        if found.mock:
+            click.echo(
+                "Integration mode: the SDK answered with mock data; these are not a "
+                "real customer's IDs."
+            )
+        click.echo(
+            f"License:  {found.license_id[-4:].rjust(len(found.license_id), '*')} "
+            f"({found.app_slug}, {found.customer_name}, {found.license_type})"
+        )
+        click.echo(f"Instance: {found.instance_id}")
+        click.echo(f"Customer: {found.customer_id or '(not reported by this SDK version)'}")
+    if not save:
+        return
+    if found.customer_id and customer_id and customer_id != found.customer_id:
+        raise click.UsageError(
+            f"--customer-id {customer_id} differs from the SDK's customer ID {found.customer_id}"
+        )
+    if not (found.customer_id or customer_id):
+        raise click.UsageError("The SDK does not report a customer ID: give it with --customer-id.")
+    with app.app_context():
+        try:
+            saved = save_identity(
+                found.customer_id or customer_id,
+                found.instance_id,
+                found.license_id,
+                summary=found.as_license().summary("sdk"),
+                actor=Actor("sdk", who=f"cli:{getpass.getuser()}"),
+            )
+        except sa.exc.DBAPIError as error:
+            raise click.ClickException(
+                _database_problem(app, error).replace("Cannot tell", "Nothing was saved")
+            ) from None
+    click.echo(
+        f"Saved: customer {saved.customer_id}, instance {saved.instance_id}, "
+        f"license {saved.license_id_hint}",
+        err=as_json,
     )
 
 

@@ -77,6 +77,20 @@ def save_identity(customer_id, instance_id, license_id=None, *, summary=None, ac
     one, the stored summary is kept only while the license id stays the same. Raises
     ValueError (naming the field) for an id that breaks the rule; then nothing is written.
     """
+    saved, _ = _save(customer_id, instance_id, license_id, summary, actor, only_if_unset=False)
+    return saved
+
+
+def seed_identity(customer_id, instance_id, license_id=None, *, summary=None, actor):
+    """Save as save_identity does, but only while no identity is set: replicas and restarts
+    that seed at the same moment save once, and an identity an admin saved is never replaced.
+
+    Returns (saved, None) when it saved, or (None, existing) when it left the identity alone.
+    """
+    return _save(customer_id, instance_id, license_id, summary, actor, only_if_unset=True)
+
+
+def _save(customer_id, instance_id, license_id, summary, actor, only_if_unset):
     values = {}
     for name, value in (("customer_id", customer_id), ("instance_id", instance_id)):
         values[name] = _checked(name, value)
@@ -92,10 +106,16 @@ def save_identity(customer_id, instance_id, license_id=None, *, summary=None, ac
         if connection.dialect.name == "postgresql":
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_SAVE_LOCK_KEY)))
         old = connection.execute(
-            sa.select(IDENTITY.c.customer_id, IDENTITY.c.instance_id, IDENTITY.c.license_id).where(
-                IDENTITY.c.id == 1
-            )
+            sa.select(
+                IDENTITY.c.customer_id,
+                IDENTITY.c.instance_id,
+                IDENTITY.c.license_id,
+                IDENTITY.c.created_at,
+                IDENTITY.c.updated_at,
+            ).where(IDENTITY.c.id == 1)
         ).first()
+        if only_if_unset and old is not None and old.customer_id and old.instance_id:
+            return None, Identity(**old._mapping)
         row = _upsert(
             connection,
             IDENTITY,
@@ -120,7 +140,7 @@ def save_identity(customer_id, instance_id, license_id=None, *, summary=None, ac
                 new_license_hint=license_id_hint(values["license_id"]),
             )
         )
-    return Identity(**values, created_at=row.created_at, updated_at=row.updated_at)
+    return Identity(**values, created_at=row.created_at, updated_at=row.updated_at), None
 
 
 def _checked(name, value):

@@ -5,7 +5,7 @@ import uuid
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from . import drafts
+from . import drafts, sdk
 from .auth import admin_credential, admin_required
 from .database import db
 from .forms import ChooseLicenseForm, IdentityForm, PasteForm, ReviewForm, UploadForm
@@ -50,7 +50,31 @@ def _start_again(message):
 @admin_required
 def start():
     """Choose how to give the license details."""
-    return render_template("setup/start.html", identity=load_identity())
+    return render_template(
+        "setup/start.html",
+        identity=load_identity(),
+        sdk_url=current_app.config["WIZARD_REPLICATED_SDK_URL"],
+    )
+
+
+@bp.get("/detect")
+@admin_required
+def detect():
+    """Ask the Replicated SDK in the cluster; on any failure, say why and offer the other ways."""
+    sdk_url = current_app.config["WIZARD_REPLICATED_SDK_URL"]
+    if not sdk_url:
+        return _start_again(
+            "Detection needs WIZARD_REPLICATED_SDK_URL (the address of the "
+            "Replicated SDK, e.g. http://replicated:3000)."
+        )
+    try:
+        found = sdk.detect(sdk_url)
+    except sdk.SdkError as error:
+        current_app.logger.warning("detection failed: %s", error)
+        flash(f"{error} You can upload, paste or type the details instead.", "error")
+        return render_template("setup/start.html", identity=_current_identity(), sdk_url=sdk_url)
+    answers = {"source": "sdk", "sdk": found.sealable(), "instance_id": found.instance_id}
+    return _details_page(answers, found.as_license())
 
 
 @bp.route("/upload", methods=["GET", "POST"])
@@ -140,11 +164,19 @@ def _details_page(answers, lic, form=None):
         form.license_id.data = lic.license_id
         if lic.customer_id:
             form.customer_id.data = lic.customer_id
-    return render_template("setup/details.html", form=form, license=lic, current=current)
+    return render_template(
+        "setup/details.html",
+        form=form,
+        license=lic,
+        current=current,
+        mock=answers.get("sdk", {}).get("integration_mode", False),
+    )
 
 
 def _license_of(answers):
     """Verify the license in the answers again (it may have expired since); None for typed ids."""
+    if "sdk" in answers:
+        return sdk.Detected.from_sealed(answers["sdk"]).as_license()
     if "text" not in answers:
         return None
     verdict = _policy().verify(answers["text"], choice=answers.get("choice", 0))
@@ -212,6 +244,7 @@ def _review_page(answers, lic, error=None):
         current=current,
         current_summary=summary,
         error=error,
+        mock=answers.get("sdk", {}).get("integration_mode", False),
     )
 
 

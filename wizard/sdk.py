@@ -1,0 +1,248 @@
+"""Ask the Replicated SDK running beside the application who this installation is. No Flask."""
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from .ids import InvalidId, clean_id
+from .licenses import Entitlement, License
+
+LICENSE_INFO = "/api/v1/license/info"
+APP_INFO = "/api/v1/app/info"
+MOCK_HEADER = "X-Replicated-Mock-Data"
+
+# A hung SDK must not hang a page: each request gets this long, the whole detection twice that.
+DEFAULT_TIMEOUT_SECONDS = 3.0
+MAX_RESPONSE_BYTES = 1024 * 1024
+
+
+class SdkError(Exception):
+    """The SDK could not say who this installation is; the message says why, in plain words."""
+
+
+@dataclass(frozen=True)
+class Detected:
+    """What the SDK reported."""
+
+    license_id: str
+    instance_id: str
+    customer_id: str | None
+    app_slug: str | None
+    app_name: str | None
+    customer_name: str | None
+    license_type: str | None
+    channel_name: str | None
+    expires_at: datetime | None
+    mock: bool
+    entitlements: tuple = field(default=())
+
+    def as_license(self):
+        """The license facts in the shape the pages and the summary use."""
+        return License(
+            license_id=self.license_id,
+            app_slug=self.app_slug,
+            customer_id=self.customer_id,
+            customer_name=self.customer_name,
+            customer_email=None,
+            license_type=self.license_type,
+            channel_id=None,
+            channel_name=self.channel_name,
+            license_sequence=None,
+            expires_at=self.expires_at,
+            version="Replicated SDK",
+            key="replicated-sdk",
+            entitlements=self.entitlements,
+        )
+
+    def as_json(self):
+        """What `setup-wizard detect --json` prints."""
+        return {
+            "license_id": self.license_id,
+            "instance_id": self.instance_id,
+            "customer_id": self.customer_id,
+            "app_slug": self.app_slug,
+            "app_name": self.app_name,
+            "customer_name": self.customer_name,
+            "license_type": self.license_type,
+            "channel_name": self.channel_name,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "integration_mode": self.mock,
+        }
+
+    def sealable(self):
+        """A JSON-safe form that `from_sealed` turns back into a Detected."""
+        return {
+            **self.as_json(),
+            "entitlements": [
+                [e.name, e.title, e.value, e.value_type, e.hidden] for e in self.entitlements
+            ],
+        }
+
+    @classmethod
+    def from_sealed(cls, data):
+        expires = data.get("expires_at")
+        return cls(
+            license_id=data["license_id"],
+            instance_id=data["instance_id"],
+            customer_id=data.get("customer_id"),
+            app_slug=data.get("app_slug"),
+            app_name=data.get("app_name"),
+            customer_name=data.get("customer_name"),
+            license_type=data.get("license_type"),
+            channel_name=data.get("channel_name"),
+            expires_at=datetime.fromisoformat(expires) if expires else None,
+            mock=bool(data.get("integration_mode")),
+            entitlements=tuple(Entitlement(*item) for item in data.get("entitlements", [])),
+        )
+
+
+def _get(base_url, path, deadline):
+    url = base_url.rstrip("/") + path
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise SdkError(f"The Replicated SDK at {base_url} did not answer in time.")
+    # The scheme was checked in detect(): only http and https reach here.
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=remaining) as response:  # noqa: S310
+            body = response.read(MAX_RESPONSE_BYTES + 1)
+            mock = response.headers.get(MOCK_HEADER, "").strip().lower() == "true"
+            content_type = response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as error:
+        raise SdkError(
+            f"The Replicated SDK at {base_url} answered {error.code} to GET {path}. "
+            "Check that the SDK is running and healthy."
+        ) from None
+    except TimeoutError:
+        raise SdkError(
+            f"The Replicated SDK at {base_url} did not answer GET {path} within "
+            f"{remaining:.0f} seconds."
+        ) from None
+    except urllib.error.URLError as error:
+        reason = error.reason
+        if isinstance(reason, TimeoutError):
+            raise SdkError(
+                f"The Replicated SDK at {base_url} did not answer GET {path} in time."
+            ) from None
+        raise SdkError(
+            f"The Replicated SDK at {base_url} cannot be reached "
+            f"({getattr(reason, 'strerror', None) or reason}). Is "
+            "WIZARD_REPLICATED_SDK_URL right, and is the SDK running?"
+        ) from None
+    except OSError as error:
+        raise SdkError(
+            f"The Replicated SDK at {base_url} cannot be reached ({error.strerror or error})."
+        ) from None
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise SdkError(
+            f"The Replicated SDK at {base_url} sent far more than expected for GET {path}."
+        )
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        kind = content_type.split(";")[0] or "no content type"
+        raise SdkError(
+            f"The Replicated SDK at {base_url} answered GET {path} with something "
+            f"that is not JSON ({kind}). Is WIZARD_REPLICATED_SDK_URL the SDK's "
+            "address?"
+        ) from None
+    if not isinstance(document, dict):
+        raise SdkError(
+            f"The Replicated SDK at {base_url} answered GET {path} with JSON that is not an object."
+        )
+    return document, mock
+
+
+def _text(document, key, what, path, required=False):
+    value = document.get(key)
+    if value in (None, ""):
+        if required:
+            raise SdkError(f"The Replicated SDK did not report {what} ({key} in GET {path}).")
+        return None
+    if not isinstance(value, str):
+        raise SdkError(
+            f"The Replicated SDK reported {what} ({key} in GET {path}) that is not "
+            f"text: {json.dumps(value)[:40]}."
+        )
+    return value
+
+
+def _checked_id(value, what, key):
+    if value is None:
+        return None
+    try:
+        return clean_id(value)
+    except InvalidId as error:
+        raise SdkError(f"The Replicated SDK reported {what} ({key}) that {error}.") from None
+
+
+def _expiry(entitlements):
+    entry = entitlements.get("expires_at") if isinstance(entitlements, dict) else None
+    raw = entry.get("value") if isinstance(entry, dict) else None
+    if raw in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _entitlements(entitlements):
+    if not isinstance(entitlements, dict):
+        return ()
+    return tuple(
+        Entitlement(
+            name=str(name),
+            title=entry.get("title"),
+            value=entry.get("value"),
+            value_type=entry.get("valueType"),
+            hidden=bool(entry.get("isHidden")),
+        )
+        for name, entry in sorted(entitlements.items())
+        if isinstance(entry, dict)
+    )
+
+
+def detect(base_url, timeout=DEFAULT_TIMEOUT_SECONDS):
+    """Ask the SDK for the license and the instance; raise SdkError saying what went wrong."""
+    parts = urlsplit(base_url or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SdkError(
+            f"WIZARD_REPLICATED_SDK_URL must be an http(s) address such as "
+            f"http://replicated:3000, not {base_url!r}."
+        )
+    deadline = time.monotonic() + 2 * timeout
+    license_info, mock_license = _get(base_url, LICENSE_INFO, deadline)
+    app_info, mock_app = _get(base_url, APP_INFO, deadline)
+    entitlements = license_info.get("entitlements")
+    return Detected(
+        license_id=_checked_id(
+            _text(license_info, "licenseID", "a license ID", LICENSE_INFO, required=True),
+            "a license ID",
+            "licenseID",
+        ),
+        instance_id=_checked_id(
+            _text(app_info, "instanceID", "an instance ID", APP_INFO, required=True),
+            "an instance ID",
+            "instanceID",
+        ),
+        customer_id=_checked_id(
+            _text(license_info, "customerID", "a customer ID", LICENSE_INFO),
+            "a customer ID",
+            "customerID",
+        ),
+        app_slug=_text(license_info, "appSlug", "an app", LICENSE_INFO)
+        or _text(app_info, "appSlug", "an app", APP_INFO),
+        app_name=_text(app_info, "appName", "an app name", APP_INFO),
+        customer_name=_text(license_info, "customerName", "a customer name", LICENSE_INFO),
+        license_type=_text(license_info, "licenseType", "a license type", LICENSE_INFO),
+        channel_name=_text(license_info, "channelName", "a channel", LICENSE_INFO),
+        expires_at=_expiry(entitlements),
+        mock=mock_license or mock_app,
+        entitlements=_entitlements(entitlements),
+    )
