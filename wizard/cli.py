@@ -342,7 +342,7 @@ def detect_command(as_json, save, customer_id):
                 "real customer's IDs."
             )
         click.echo(
-            f"License:  {found.license_id[-4:].rjust(len(found.license_id), '*')} "
+            f"License:  {license_id_hint(found.license_id)} "
             f"({found.app_slug}, {found.customer_name}, {found.license_type})"
         )
         click.echo(f"Instance: {found.instance_id}")
