@@ -196,3 +196,54 @@ def test_pages_fit_a_phone_and_a_narrow_iframe(visit, server):
         tab.goto(path, name)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways on a phone"
+
+
+def test_detecting_from_the_replicated_sdk_in_every_case(chromium, env, start_server, request):
+    import time
+
+    from tests.conftest import ADMIN_TOKEN
+    from tests.fake_sdk import INSTANCE_ID, FakeSdk
+
+    sdk = FakeSdk("current")
+    try:
+        server = start_server({**env, "WIZARD_REPLICATED_SDK_URL": sdk.url}, workers=2)
+        server.wait_ready()
+        context = chromium.new_context(viewport={"width": 1000, "height": 900})
+        tab = Visit(context.new_page(), server.url, request.node.name)
+        tab.goto("/setup/unlock?next=/setup/", "unlock")
+        tab.page.get_by_label("Admin token").fill(ADMIN_TOKEN)
+        tab.click("Unlock", "start-with-sdk")
+
+        for mode, words in [
+            ("error", "answered 500"),
+            ("html", "not JSON"),
+            ("missing", "did not report a license ID"),
+            ("slow", "did not answer"),
+        ]:
+            sdk.mode = mode
+            started = time.monotonic()
+            tab.page.get_by_role("link", name="Detect from Replicated").click()
+            tab.page.wait_for_load_state()
+            tab.shot(f"detect-{mode}")
+            assert time.monotonic() - started < 10, f"{mode}: the page hung"
+            assert tab.page.get_by_text(words).is_visible(), mode
+            assert tab.page.get_by_role("link", name="Upload the license file").is_visible()
+
+        sdk.mode = "mock"
+        tab.page.get_by_role("link", name="Detect from Replicated").click()
+        tab.shot("detect-mock")
+        assert tab.page.get_by_text("Integration mode").is_visible()
+
+        sdk.mode = "old"
+        tab.goto("/setup/", "start-again")
+        tab.page.get_by_role("link", name="Detect from Replicated").click()
+        tab.shot("detect-old-sdk")
+        assert tab.page.get_by_label("Instance ID").input_value() == INSTANCE_ID
+        tab.page.get_by_label("Customer ID").fill("typed-for-old-sdk")
+        tab.click("Review", "review-sdk")
+        tab.click("Save", "status-sdk")
+        assert tab.page.get_by_text("Saved. This installation is identified.").is_visible()
+        assert tab.page.get_by_text("typed-for-old-sdk").first.is_visible()
+        context.close()
+    finally:
+        sdk.close()

@@ -100,9 +100,9 @@ class Detected:
         )
 
 
-def _get(base_url, path, deadline):
+def _get(base_url, path, deadline, per_request):
     url = base_url.rstrip("/") + path
-    remaining = deadline - time.monotonic()
+    remaining = min(per_request, deadline - time.monotonic())
     if remaining <= 0:
         raise SdkError(f"The Replicated SDK at {base_url} did not answer in time.")
     # The scheme was checked in detect(): only http and https reach here.
@@ -217,8 +217,8 @@ def detect(base_url, timeout=DEFAULT_TIMEOUT_SECONDS):
             f"http://replicated:3000, not {base_url!r}."
         )
     deadline = time.monotonic() + 2 * timeout
-    license_info, mock_license = _get(base_url, LICENSE_INFO, deadline)
-    app_info, mock_app = _get(base_url, APP_INFO, deadline)
+    license_info, mock_license = _get(base_url, LICENSE_INFO, deadline, timeout)
+    app_info, mock_app = _get(base_url, APP_INFO, deadline, timeout)
     entitlements = license_info.get("entitlements")
     return Detected(
         license_id=_checked_id(

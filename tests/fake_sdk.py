@@ -1,0 +1,96 @@
+"""A real HTTP server on loopback that answers like the Replicated SDK, in the ways it can go
+right and wrong."""
+
+import http.server
+import json
+import threading
+import time
+
+INSTANCE_ID = "7f7c3c57-4a8f-4b9e-9d51-0a3f4f1c2b6e"
+LICENSE_ID = "2SdkLicense0000000000000WXYZ"
+
+LICENSE_INFO = {
+    "licenseID": LICENSE_ID,
+    "appSlug": "my-app",
+    "channelID": "2Chan",
+    "channelName": "Stable",
+    "customerID": "sdk-customer-1",
+    "customerName": "Acme From SDK",
+    "customerEmail": "ops@acme.example",
+    "licenseType": "prod",
+    "licenseSequence": 4,
+    "endpoint": "https://replicated.app",
+    "entitlements": {
+        "expires_at": {
+            "title": "Expiration",
+            "value": "2031-01-01T00:00:00Z",
+            "valueType": "String",
+        },
+        "seats": {"title": "Seats", "value": 50, "valueType": "Integer"},
+        "secret_flag": {"title": "Secret", "value": True, "valueType": "Boolean", "isHidden": True},
+    },
+    "isAirgapSupported": True,
+}
+APP_INFO = {
+    "instanceID": INSTANCE_ID,
+    "appSlug": "my-app",
+    "appName": "My App",
+    "appStatus": "ready",
+    "currentRelease": {"versionLabel": "1.2.3"},
+}
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the name http.server calls
+        mode = self.server.mode
+        self.server.requests.append(self.path)
+        if mode == "slow":
+            time.sleep(30)
+        if mode == "error":
+            return self._send(500, b'{"error": "internal"}', "application/json")
+        if mode == "html":
+            return self._send(200, b"<html><body>Welcome to nginx!</body></html>", "text/html")
+        if self.path == "/api/v1/license/info":
+            document = dict(LICENSE_INFO)
+            if mode == "old":
+                document.pop("customerID")
+            if mode == "missing":
+                document.pop("licenseID")
+            if mode == "wrong_type":
+                document["licenseID"] = 12345
+        elif self.path == "/api/v1/app/info":
+            document = dict(APP_INFO)
+            if mode == "missing_instance":
+                document.pop("instanceID")
+        else:
+            return self._send(404, b'{"error": "not found"}', "application/json")
+        headers = {"X-Replicated-Mock-Data": "true"} if mode == "mock" else {}
+        return self._send(200, json.dumps(document).encode(), "application/json", headers)
+
+    def _send(self, status, body, content_type, headers=None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class FakeSdk(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, mode="current"):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.mode = mode
+        self.requests = []
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.shutdown()
+        self.server_close()

@@ -1,0 +1,340 @@
+"""Detecting the identity from the Replicated SDK: the client, the CLI, the wizard, and
+pre-seeding when `serve` starts."""
+
+import json
+import time
+
+import pytest
+
+from tests.fake_sdk import INSTANCE_ID, LICENSE_ID, FakeSdk
+from tests.test_setup import Wizard
+from wizard import create_app
+from wizard.identity import (
+    Actor,
+    load_identity,
+    load_license_summary,
+    recent_changes,
+    save_identity,
+)
+from wizard.sdk import SdkError, detect
+
+
+@pytest.fixture
+def fake_sdk():
+    servers = []
+
+    def start(mode="current"):
+        server = FakeSdk(mode)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_a_current_sdk_gives_every_id_and_the_license_facts(fake_sdk):
+    found = detect(fake_sdk().url)
+    assert (found.license_id, found.instance_id, found.customer_id) == (
+        LICENSE_ID,
+        INSTANCE_ID,
+        "sdk-customer-1",
+    )
+    assert (found.app_slug, found.customer_name, found.license_type, found.channel_name) == (
+        "my-app",
+        "Acme From SDK",
+        "prod",
+        "Stable",
+    )
+    assert found.expires_at.year == 2031
+    assert found.mock is False
+    summary = found.as_license().summary("sdk")
+    assert "secret_flag" not in json.dumps(summary, default=str), "hidden ones are not kept"
+
+
+def test_an_older_sdk_has_no_customer_id(fake_sdk):
+    assert detect(fake_sdk("old").url).customer_id is None
+
+
+def test_integration_mode_is_noticed(fake_sdk):
+    assert detect(fake_sdk("mock").url).mock is True
+
+
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [
+        ("error", "answered 500"),
+        ("html", "not JSON (text/html)"),
+        ("missing", "did not report a license ID"),
+        ("missing_instance", "did not report an instance ID"),
+        ("wrong_type", "that is not text"),
+        ("slow", "did not answer"),
+    ],
+)
+def test_every_failure_is_a_clear_message_in_bounded_time(fake_sdk, mode, words):
+    started = time.monotonic()
+    with pytest.raises(SdkError) as caught:
+        detect(fake_sdk(mode).url, timeout=2)
+    assert words in str(caught.value)
+    assert time.monotonic() - started < 5
+
+
+def test_an_unreachable_sdk_says_so():
+    from tests.conftest import free_port
+
+    with pytest.raises(SdkError, match="cannot be reached"):
+        detect(f"http://127.0.0.1:{free_port()}")
+
+
+def test_a_url_that_is_not_http_is_refused_before_any_request():
+    with pytest.raises(SdkError, match="WIZARD_REPLICATED_SDK_URL"):
+        detect("file:///etc/passwd")
+
+
+# --- The CLI ---------------------------------------------------------------------------------
+
+
+def test_detect_prints_what_the_sdk_reports(fake_sdk, runner, settings, app):
+    settings["WIZARD_REPLICATED_SDK_URL"] = fake_sdk().url
+    result = runner("detect", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["instance_id"] == INSTANCE_ID
+    plain = runner("detect")
+    assert "…WXYZ" in plain.output and LICENSE_ID not in plain.output
+    assert runner("status").exit_code == 1, "detect alone saves nothing"
+
+
+def test_detect_save_saves_with_the_history_saying_sdk(fake_sdk, runner, settings, app):
+    settings["WIZARD_REPLICATED_SDK_URL"] = fake_sdk().url
+    result = runner("detect", "--save")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        identity = load_identity()
+        assert (identity.customer_id, identity.instance_id) == ("sdk-customer-1", INSTANCE_ID)
+        assert recent_changes()[0].method == "sdk"
+        assert load_license_summary().signing_key == "replicated-sdk"
+
+
+def test_detect_save_with_an_older_sdk_asks_for_the_customer_id(fake_sdk, runner, settings, app):
+    settings["WIZARD_REPLICATED_SDK_URL"] = fake_sdk("old").url
+    refused = runner("detect", "--save")
+    assert refused.exit_code != 0 and "--customer-id" in refused.output
+    assert runner("detect", "--save", "--customer-id", "typed-customer").exit_code == 0
+    with app.app_context():
+        assert load_identity().customer_id == "typed-customer"
+
+
+@pytest.mark.parametrize("mode", ["error", "html", "slow", "wrong_type"])
+def test_detect_fails_clearly_and_saves_nothing(fake_sdk, runner, settings, app, mode):
+    settings["WIZARD_REPLICATED_SDK_URL"] = fake_sdk(mode).url
+    started = time.monotonic()
+    result = runner("detect", "--save")
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 1
+    assert "Nothing detected" in result.output
+    assert runner("status").exit_code == 1
+
+
+def test_detect_without_an_sdk_url_says_what_to_set(runner, app):
+    result = runner("detect")
+    assert result.exit_code != 0 and "WIZARD_REPLICATED_SDK_URL" in result.output
+
+
+# --- The wizard ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sdk_client(settings, app):
+    def make(url):
+        from tests.conftest import AdminActions
+
+        client = create_app({**settings, "WIZARD_REPLICATED_SDK_URL": url}).test_client()
+        AdminActions(client).unlock()
+        return client
+
+    return make
+
+
+def test_the_wizard_offers_detection_only_when_configured(client, admin, sdk_client, fake_sdk):
+    admin.unlock()
+    assert "Detect from Replicated" not in client.get("/setup/").text
+    assert "Detect from Replicated" in sdk_client(fake_sdk().url).get("/setup/").text
+
+
+def test_detect_fills_the_details_then_the_same_review_and_save(app, sdk_client, fake_sdk):
+    client = sdk_client(fake_sdk().url)
+    details = client.get("/setup/detect")
+    assert "Found by the Replicated SDK" in details.text
+    assert "Acme From SDK" in details.text
+    assert INSTANCE_ID in details.text and "sdk-customer-1" in details.text
+    assert LICENSE_ID not in details.text
+    review = Wizard(client).details(details, instance_id=INSTANCE_ID)
+    assert "What the Replicated SDK reports" in review.text
+    done = Wizard(client).save(review)
+    assert done.status_code == 302
+    with app.app_context():
+        identity = load_identity()
+        assert (identity.customer_id, identity.license_id) == ("sdk-customer-1", LICENSE_ID)
+        assert recent_changes()[0].method == "wizard"
+
+
+def test_detect_with_an_older_sdk_asks_for_the_customer_id(app, sdk_client, fake_sdk):
+    client = sdk_client(fake_sdk("old").url)
+    details = client.get("/setup/detect")
+    assert 'id="customer_id"' in details.text, "the customer id is asked for"
+    page = Wizard(client).details(details, instance_id=INSTANCE_ID, customer_id="")
+    assert "Customer ID must not be blank" in page.text
+
+
+def test_integration_mode_is_said_on_details_and_review(app, sdk_client, fake_sdk):
+    client = sdk_client(fake_sdk("mock").url)
+    details = client.get("/setup/detect")
+    assert "Integration mode" in details.text
+    review = Wizard(client).details(details, instance_id=INSTANCE_ID)
+    assert "Integration mode" in review.text
+
+
+@pytest.mark.parametrize("mode", ["error", "html", "missing", "slow"])
+def test_detect_failures_show_a_message_and_keep_the_other_ways_open(
+    app, sdk_client, fake_sdk, mode
+):
+    client = sdk_client(fake_sdk(mode).url)
+    started = time.monotonic()
+    page = client.get("/setup/detect")
+    assert time.monotonic() - started < 10
+    assert page.status_code == 200
+    assert "Replicated SDK" in page.text and "upload, paste or type" in page.text
+    for way in ("Upload the license file", "Paste the license text", "Type the IDs"):
+        assert way in page.text
+    with app.app_context():
+        assert load_identity() is None
+
+
+# --- Pre-seeding when serve starts -------------------------------------------------------------
+
+
+def _history(url):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT method, actor, new_customer_id FROM identity_history ORDER BY id")
+        ).all()
+        identity = connection.execute(
+            sa.text("SELECT customer_id, instance_id, license_id FROM telemetry_identity")
+        ).all()
+    engine.dispose()
+    return rows, identity
+
+
+@pytest.mark.slow
+def test_four_workers_starting_with_preseed_variables_save_once(env, start_server, database_url):
+    env.update(
+        WIZARD_CUSTOMER_ID="env-customer",
+        WIZARD_INSTANCE_ID="env-instance",
+        WIZARD_LICENSE_ID="EnvLicense000000000000000ABCD",
+    )
+    first = start_server(env, workers=4).wait_ready()
+    second = start_server(env, workers=4).wait_ready()  # a replica, or a restart
+    history, identity = _history(database_url)
+    assert identity == [("env-customer", "env-instance", "EnvLicense000000000000000ABCD")]
+    assert [(m, c) for m, _, c in history] == [("env", "env-customer")]
+    assert "left unused" in second.log() or "left unused" in first.log()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_restart_with_other_values_never_replaces_what_an_admin_saved(
+    env, start_server, database_url, app
+):
+    with app.app_context():
+        save_identity("admin-customer", "admin-instance", actor=Actor("wizard", who="session"))
+    env.update(WIZARD_CUSTOMER_ID="env-customer", WIZARD_INSTANCE_ID="env-instance")
+    server = start_server(env, workers=2).wait_ready()
+    history, identity = _history(database_url)
+    assert identity[0][:2] == ("admin-customer", "admin-instance")
+    assert len(history) == 1
+    assert "identity already set" in server.log()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_preseed_from_a_license_file(env, start_server, database_url, tmp_path):
+    from tests.license_factory import FIXTURES
+
+    env.update(
+        WIZARD_LICENSE_FILE=str(FIXTURES / "valid-v1beta1.yaml"),
+        WIZARD_INSTANCE_ID="file-instance",
+        WIZARD_CUSTOMER_ID="file-customer",
+    )
+    start_server(env, workers=2).wait_ready()
+    history, identity = _history(database_url)
+    assert identity == [("file-customer", "file-instance", "1vusOokxAVp1tkRGuyxnF23PJcq")]
+    assert history[0][:2] == ("env", "WIZARD_LICENSE_FILE")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_preseed_by_detection_on_start(env, start_server, database_url, fake_sdk):
+    env.update(WIZARD_DETECT_ON_START="1", WIZARD_REPLICATED_SDK_URL=fake_sdk().url)
+    start_server(env, workers=2).wait_ready()
+    history, identity = _history(database_url)
+    assert identity == [("sdk-customer-1", INSTANCE_ID, LICENSE_ID)]
+    assert history[0][:2] == ("sdk", "WIZARD_DETECT_ON_START")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"WIZARD_CUSTOMER_ID": "has space", "WIZARD_INSTANCE_ID": "i"}, "WIZARD_CUSTOMER_ID"),
+        ({"WIZARD_CUSTOMER_ID": "c"}, "WIZARD_INSTANCE_ID"),
+        (
+            {"WIZARD_LICENSE_FILE": "/no/such/file.yaml", "WIZARD_INSTANCE_ID": "i"},
+            "WIZARD_LICENSE_FILE",
+        ),
+        ({"WIZARD_DETECT_ON_START": "1"}, "WIZARD_REPLICATED_SDK_URL"),
+    ],
+)
+def test_invalid_preseed_values_stop_the_start_naming_the_variable(env, variables, named, tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "wizard.cli", "serve", "--port", "9"],
+        env={**env, **variables},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_expired_license_file_stops_the_start_with_the_reason(env, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.license_factory import FIXTURES
+
+    result = subprocess.run(
+        [sys.executable, "-m", "wizard.cli", "serve", "--port", "9"],
+        env={
+            **env,
+            "WIZARD_LICENSE_FILE": str(FIXTURES / "expired.yaml"),
+            "WIZARD_INSTANCE_ID": "i",
+            "WIZARD_CUSTOMER_ID": "c",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "WIZARD_LICENSE_FILE: This license expired" in result.stderr
