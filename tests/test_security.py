@@ -86,14 +86,23 @@ def test_a_form_without_a_valid_csrf_token_is_refused_clearly_and_saves_nothing(
         assert recent_changes() == []
 
 
-def test_every_response_carries_the_security_headers(client):
-    for path in ("/status", "/setup/unlock", "/api/v1/status", "/healthz", "/nope"):
+def test_every_page_carries_the_security_headers(client):
+    for path in ("/status", "/setup/unlock", "/nope"):
         headers = client.get(path).headers
         csp = headers["Content-Security-Policy"]
         assert "default-src 'self'" in csp and "frame-ancestors 'self'" in csp
         assert "unsafe-inline" not in csp
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["Referrer-Policy"] == "same-origin"
+        assert headers["Cache-Control"] == "no-store"
+
+
+def test_json_is_never_sniffed_or_cached(client):
+    for path in ("/api/v1/status", "/healthz", "/readyz"):
+        response = client.get(path)
+        assert response.mimetype == "application/json"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_pages_have_no_inline_script_or_style(client, admin):

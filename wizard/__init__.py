@@ -15,7 +15,6 @@ def _asset_folder(name):
 
 def create_app(config=None):
     """Create the wizard: settings from the environment (then `config`), extensions, blueprints."""
-    from flask_migrate import Migrate
 
     from . import api, auth, errors, health, security, setup, status
     from .config import (
@@ -25,8 +24,6 @@ def create_app(config=None):
         settings_from_env,
     )
     from .database import configure_engine, db, engine_options
-    from .licenses import LicensePolicy
-    from .schema import MIGRATIONS_DIR
 
     config = dict(config or {})
     instance_path = config.get("WIZARD_INSTANCE_PATH") or instance_path_from_env()
@@ -52,10 +49,8 @@ def create_app(config=None):
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
-    Migrate(app, db, directory=MIGRATIONS_DIR, compare_type=True)
     security.init_app(app)
 
-    app.extensions["license_policy"] = LicensePolicy.from_settings(app.config)
     auth.init_app(app)
     errors.init_app(app)
     for blueprint in (health.bp, auth.bp, status.bp, setup.bp, api.bp):

@@ -6,6 +6,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from .auth import admin_credential, is_admin
+from .config import license_policy
 from .forms import IdentityApiForm, LicenseImportApiForm
 from .identity import UNCHANGED, Actor, load_identity, load_license_summary, save_identity
 
@@ -140,7 +141,7 @@ def post_license():
             },
             reason="not_a_license",
         )
-    policy = current_app.extensions["license_policy"]
+    policy = license_policy(current_app)
     number = form.license_number.data if isinstance(form.license_number.data, int) else 1
     verdict = policy.verify(data, choice=number - 1)
     if not verdict.valid:

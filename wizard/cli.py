@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 
+from .config import license_policy
 from .ids import InvalidId, clean_id
 
 log = logging.getLogger("wizard")
@@ -83,12 +84,14 @@ def serve(host, port, workers):
 
     _configure_logging()
     app = _app()
+    try:
+        policy = license_policy(app)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
     with app.app_context():
         try:
             upgrade_schema()
-            seed_from_environment(
-                app.extensions["license_policy"], app.config["WIZARD_REPLICATED_SDK_URL"]
-            )
+            seed_from_environment(policy, app.config["WIZARD_REPLICATED_SDK_URL"])
         except SeedError as error:
             raise click.ClickException(f"not starting: {error}") from None
         except sa.exc.DBAPIError as error:
@@ -271,7 +274,7 @@ def import_license(file, instance_id, customer_id, choice):
     from .identity import Actor, save_identity
 
     app = _app()
-    verdict = app.extensions["license_policy"].verify(_read_license_file(file), choice=choice - 1)
+    verdict = license_policy(app).verify(_read_license_file(file), choice=choice - 1)
     if not verdict.valid:
         click.echo(f"Nothing was saved. {verdict.reason}: {verdict.message}", err=True)
         sys.exit(1)

@@ -69,3 +69,16 @@ def read_or_create_secret(instance_path, name):
         finally:
             tmp.unlink()
     return path.read_text().strip()
+
+
+def license_policy(app):
+    """What licenses this app accepts, built from its settings on first use (it loads keys).
+
+    Raises ValueError naming WIZARD_LICENSE_KEYS when a key cannot be loaded.
+    """
+    policy = app.extensions.get("license_policy")
+    if policy is None:
+        from .licenses import LicensePolicy
+
+        policy = app.extensions["license_policy"] = LicensePolicy.from_settings(app.config)
+    return policy

@@ -4,7 +4,6 @@ from datetime import UTC
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 
@@ -14,6 +13,10 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # Execution option that makes a SQLite transaction take the write lock when it begins,
 # so a read-then-write transaction cannot be overtaken by another writer.
 SQLITE_BEGIN_IMMEDIATE = "wizard_begin_immediate"
+
+# Execution option for a lone SELECT: on SQLite it runs in autocommit, without the BEGIN and
+# ROLLBACK round trips a transaction would cost on every status request.
+SINGLE_READ = "wizard_single_read"
 
 
 class Base(DeclarativeBase):
@@ -70,9 +73,14 @@ class UTCDateTime(sa.types.TypeDecorator):
 
 def dialect_insert(connection, table):
     """An INSERT that knows ON CONFLICT, for the database behind the connection."""
+    # Imported here: on SQLite, loading the PostgreSQL dialect would only slow the start.
     if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
     if connection.dialect.name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table)
     raise RuntimeError(f"unsupported database: {connection.dialect.name}")
 
@@ -102,5 +110,9 @@ def configure_engine(engine):
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):
-        immediate = connection.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get(SINGLE_READ):
+            return
+        connection.exec_driver_sql(
+            "BEGIN IMMEDIATE" if options.get(SQLITE_BEGIN_IMMEDIATE) else "BEGIN"
+        )

@@ -5,8 +5,6 @@ import base64
 import hashlib
 import json
 
-from cryptography.fernet import Fernet, InvalidToken
-
 # An admin who leaves the review open longer than this starts that step again.
 DRAFT_MAX_AGE_SECONDS = 2 * 60 * 60
 
@@ -16,6 +14,8 @@ class DraftExpired(Exception):
 
 
 def _fernet(secret_key):
+    from cryptography.fernet import Fernet  # on first use: most requests never need it
+
     digest = hashlib.sha256(b"replicated-setup-wizard/draft\x00" + secret_key.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 
@@ -29,6 +29,8 @@ def unseal(secret_key, token, max_age=DRAFT_MAX_AGE_SECONDS):
     """Return the answers sealed into `token`, or raise DraftExpired."""
     if not token:
         raise DraftExpired("no answers were sealed")
+    from cryptography.fernet import InvalidToken
+
     try:
         answers = json.loads(_fernet(secret_key).decrypt(token.encode(), ttl=max_age))
     except (InvalidToken, ValueError, UnicodeError):

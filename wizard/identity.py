@@ -5,7 +5,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from .database import SQLITE_BEGIN_IMMEDIATE, db, dialect_insert, utcnow
+from .database import SINGLE_READ, SQLITE_BEGIN_IMMEDIATE, db, dialect_insert, utcnow
 from .ids import clean_id, license_id_hint
 from .models import IdentityChange, LicenseSummary, TelemetryIdentity
 
@@ -150,17 +150,24 @@ def _checked(name, value):
         raise ValueError(f"{name} {error}") from None
 
 
+# Built once: a statement is immutable, and building it costs more than running it on SQLite.
+_READ_IDENTITY = sa.select(
+    IDENTITY.c.customer_id,
+    IDENTITY.c.instance_id,
+    IDENTITY.c.license_id,
+    IDENTITY.c.created_at,
+    IDENTITY.c.updated_at,
+).where(IDENTITY.c.id == 1)
+
+
 def load_identity():
-    """Return the saved identity, or None when nothing has been saved yet."""
-    row = db.session.execute(
-        sa.select(
-            IDENTITY.c.customer_id,
-            IDENTITY.c.instance_id,
-            IDENTITY.c.license_id,
-            IDENTITY.c.created_at,
-            IDENTITY.c.updated_at,
-        ).where(IDENTITY.c.id == 1)
-    ).first()
+    """Return the saved identity, or None when nothing has been saved yet.
+
+    Read on every status request (nothing is cached, so a change shows at once): one SELECT on
+    a pooled connection, without the ORM session's transaction around it.
+    """
+    with db.engine.connect().execution_options(**{SINGLE_READ: True}) as connection:
+        row = connection.execute(_READ_IDENTITY).first()
     return Identity(**row._mapping) if row else None
 
 

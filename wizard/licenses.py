@@ -2,16 +2,15 @@
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-import yaml
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+# PyYAML and cryptography are imported where they are used: `setup-wizard status` and most
+# requests never read a license, and should not pay for loading them.
 
 KEYS_DIR = Path(__file__).parent / "keys"
 
@@ -183,6 +182,9 @@ def load_trusted_keys(setting="production"):
 
 
 def _load_public_key(path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = serialization.load_pem_public_key(Path(path).read_bytes())
     if not isinstance(key, rsa.RSAPublicKey):
         raise ValueError("not an RSA key")
@@ -218,8 +220,12 @@ class LicensePolicy:
 # --- Reading the file, safely ---------------------------------------------------------------
 
 
-def _plain_loader():
-    """A safe loader that leaves dates as text, as Replicated's Go code reads them."""
+@functools.cache
+def _loaders():
+    """The YAML loaders: libyaml's safe loader for events, and one that leaves dates as text,
+    as Replicated's Go code reads them."""
+    import yaml
+
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     class Loader(base):
@@ -229,11 +235,9 @@ def _plain_loader():
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in base.yaml_implicit_resolvers.items()
     }
-    return Loader
+    return yaml, base, Loader
 
 
-_LOADER = _plain_loader()
-_EVENT_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLAIN_TAGS = {None, "!"} | {
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "bool", "null", "float", "map", "seq")
 }
@@ -246,9 +250,10 @@ def _refuse(message):
 def _check_events(text):
     """Walk the YAML events first: refuse aliases, custom tags, deep nesting and huge values
     before anything is built, so a hostile file costs little time and memory."""
+    yaml, event_loader, _ = _loaders()
     depth = nodes = 0
     try:
-        for event in yaml.parse(text, Loader=_EVENT_LOADER):
+        for event in yaml.parse(text, Loader=event_loader):
             if isinstance(event, yaml.AliasEvent):
                 raise _refuse("This file uses YAML aliases (*name); a license never does.")
             if isinstance(event, yaml.NodeEvent):
@@ -295,8 +300,9 @@ def read_documents(data, max_bytes=MAX_LICENSE_BYTES):
     if not data.strip():
         raise _refuse("This file is empty.")
     _check_events(data)
+    yaml, _, loader = _loaders()
     try:
-        return [doc for doc in yaml.load_all(data, Loader=_LOADER) if doc is not None]
+        return [doc for doc in yaml.load_all(data, Loader=loader) if doc is not None]
     except (yaml.YAMLError, RecursionError, ValueError) as error:
         raise _refuse(f"This file is not valid YAML: {_yaml_problem(error)}.") from None
 
@@ -368,6 +374,9 @@ def _json(raw, what):
 
 
 def _verifies(public_key, signature, message, algorithm):
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     try:
         public_key.verify(
             signature,
@@ -483,6 +492,8 @@ def _verify(document, keys, expected_app, now):
     spec = document.get("spec")
     if not isinstance(spec, dict):
         raise LicenseError(Reason.NOT_A_LICENSE, "This license has no spec section.")
+    from cryptography.hazmat.primitives import hashes, serialization
+
     v2 = version == "kots.io/v1beta2"
     algorithm = hashes.SHA256() if v2 else hashes.MD5()  # noqa: S303 - Replicated's v1 scheme
 

@@ -6,6 +6,7 @@ import functools
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask import current_app
 
 from .database import db
 
@@ -44,12 +45,31 @@ def migration_lock(engine):
         yield
 
 
-def upgrade_schema():
-    """Run every pending migration (inside an app context), serialized across processes."""
+def _register_migrate(app):
+    """Flask-Migrate (and Alembic) load only when migrating: `setup-wizard status` and every
+    request stay free of them."""
     import flask_migrate
 
+    if "migrate" not in app.extensions:
+        flask_migrate.Migrate(app, db, directory=MIGRATIONS_DIR, compare_type=True)
+    return flask_migrate
+
+
+def upgrade_schema():
+    """Run every pending migration (inside an app context), serialized across processes."""
+    flask_migrate = _register_migrate(current_app)
     with migration_lock(db.engine):
         flask_migrate.upgrade(directory=MIGRATIONS_DIR)
+
+
+def migration_app():
+    """The app with Flask-Migrate's `flask db` commands, for writing new revisions:
+    `FLASK_APP=wizard.schema:migration_app flask db migrate -m "..."`."""
+    from . import create_app
+
+    app = create_app()
+    _register_migrate(app)
+    return app
 
 
 @functools.cache

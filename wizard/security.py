@@ -36,7 +36,23 @@ def parse_proxy_fix(setting):
 
 class PrefixAwareSessionInterface(SecureCookieSessionInterface):
     """The session cookie lives under the prefix the wizard is served at, and is Secure
-    whenever the request came in over HTTPS (directly or through a trusted proxy)."""
+    whenever the request came in over HTTPS (directly or through a trusted proxy).
+
+    The signing serializer is built once per app rather than per request, and not at all for a
+    request without a session cookie (a console polling the status sends none).
+    """
+
+    def get_signing_serializer(self, app):
+        serializer = app.extensions.get("session_serializer")
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            app.extensions["session_serializer"] = serializer
+        return serializer
+
+    def open_session(self, app, request):
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
     def get_cookie_path(self, app):
         return (request.script_root or "") + "/"
@@ -90,11 +106,14 @@ def init_app(app):
 
     @app.after_request
     def add_headers(response):
-        response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        # same-origin, not no-referrer: CSRF checks over HTTPS compare the Referer with the host.
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers = response.headers
+        headers["X-Content-Type-Options"] = "nosniff"
         if request.endpoint != "static":
-            response.headers["Cache-Control"] = "no-store"
+            headers["Cache-Control"] = "no-store"
+        if response.mimetype == "text/html":
+            # What only a rendered page needs: JSON is never framed or run as a document.
+            headers.setdefault("Content-Security-Policy", policy)
+            # same-origin, not no-referrer: CSRF over HTTPS compares the Referer with the host.
+            headers["Referrer-Policy"] = "same-origin"
+            headers["Cross-Origin-Opener-Policy"] = "same-origin"
         return response

@@ -33,5 +33,8 @@ class WizardServer(BaseApplication):
 
     def load(self):
         from . import create_app
+        from .config import license_policy
 
-        return create_app()
+        app = create_app()
+        license_policy(app)  # load the trusted keys now, not on the first upload
+        return app

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from . import drafts, sdk
 from .auth import admin_credential, admin_required
+from .config import license_policy
 from .database import db
 from .forms import ChooseLicenseForm, IdentityForm, PasteForm, ReviewForm, UploadForm
 from .identity import UNCHANGED, Actor, load_identity, load_license_summary, save_identity
@@ -16,7 +17,7 @@ bp = Blueprint("setup", __name__, url_prefix="/setup")
 
 
 def _policy():
-    return current_app.extensions["license_policy"]
+    return license_policy(current_app)
 
 
 def _seal(answers):
