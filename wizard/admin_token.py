@@ -35,9 +35,24 @@ def rotate_admin_token(instance_path):
     return path
 
 
+_read_tokens = {}  # path -> (modification time, token): a stat per request, not a read
+
+
 def current_token():
-    """Return the admin token the running app accepts, read afresh so a rotation takes effect."""
-    return load_admin_token(current_app.config)
+    """Return the admin token the running app accepts; a rotation takes effect at once."""
+    config = current_app.config
+    if config["WIZARD_ADMIN_TOKEN"]:
+        return config["WIZARD_ADMIN_TOKEN"]
+    path = token_path(config["WIZARD_INSTANCE_PATH"])
+    try:
+        info = path.stat()
+        stamp = (info.st_ino, info.st_mtime_ns)  # a rotation writes a new file
+    except FileNotFoundError:
+        return load_admin_token(config)
+    cached = _read_tokens.get(path)
+    if cached is None or cached[0] != stamp:
+        cached = _read_tokens[path] = (stamp, load_admin_token(config))
+    return cached[1]
 
 
 def token_matches(candidate):

@@ -8,7 +8,14 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from .auth import admin_credential, is_admin
 from .config import license_policy
 from .forms import IdentityApiForm, LicenseImportApiForm
-from .identity import UNCHANGED, Actor, load_identity, load_license_summary, save_identity
+from .identity import (
+    UNCHANGED,
+    Actor,
+    load_identity,
+    load_license_summary,
+    load_status,
+    save_identity,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -54,8 +61,9 @@ def license_document(summary):
     }
 
 
-def _saved_document():
-    return status_document(load_identity(), load_license_summary(), admin=True)
+def _saved_document(saved):
+    """What a write answers: the identity just saved, as an admin's status shows it."""
+    return status_document(saved, load_license_summary(), admin=True)
 
 
 def _actor():
@@ -72,9 +80,10 @@ def _unprocessable(errors, reason=None):
 @bp.get("/status")
 def status():
     """Whether the identity is set, and when it last changed; the admin gets the details."""
-    admin = is_admin()
-    summary = load_license_summary() if admin else None
-    return status_document(load_identity(), summary, admin)
+    if not is_admin():
+        return status_document(load_identity(), None, admin=False)
+    identity, summary, _ = load_status(changes=0)
+    return status_document(identity, summary, admin=True)
 
 
 def _json_object():
@@ -100,8 +109,8 @@ def put_identity():
     if not form.validate():
         return _unprocessable(form.all_errors)
     license_id = form.license_id.data if "license_id" in form._raw else UNCHANGED
-    save_identity(form.customer_id.data, form.instance_id.data, license_id, actor=_actor())
-    return _saved_document()
+    saved = save_identity(form.customer_id.data, form.instance_id.data, license_id, actor=_actor())
+    return _saved_document(saved)
 
 
 def _license_upload():
@@ -157,11 +166,11 @@ def post_license():
         errors["customer_id"] = ["Customer ID is required: this license does not carry one."]
     if errors:
         return _unprocessable(errors, reason=str(verdict.reason))
-    save_identity(
+    saved = save_identity(
         lic.customer_id or customer_id,
         form.instance_id.data,
         lic.license_id,
         summary=lic.summary("api"),
         actor=_actor(),
     )
-    return _saved_document()
+    return _saved_document(saved)

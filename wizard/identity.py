@@ -90,6 +90,31 @@ def seed_identity(customer_id, instance_id, license_id=None, *, summary=None, ac
     return _save(customer_id, instance_id, license_id, summary, actor, only_if_unset=True)
 
 
+_READ_FOR_SAVE = sa.select(
+    IDENTITY.c.customer_id,
+    IDENTITY.c.instance_id,
+    IDENTITY.c.license_id,
+    IDENTITY.c.created_at,
+    IDENTITY.c.updated_at,
+).where(IDENTITY.c.id == 1)
+
+
+def _lock_and_read(connection):
+    """Read the values this save replaces, holding what keeps other savers out until commit.
+
+    SQLite: the transaction began IMMEDIATE, so it already holds the database's write lock.
+    PostgreSQL: the row lock (FOR UPDATE), which also hands over the latest committed values
+    after a wait; while there is no row yet, an advisory lock serializes the first saves.
+    """
+    if connection.dialect.name != "postgresql":
+        return connection.execute(_READ_FOR_SAVE).first()
+    old = connection.execute(_READ_FOR_SAVE.with_for_update()).first()
+    if old is None:
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_SAVE_LOCK_KEY)))
+        old = connection.execute(_READ_FOR_SAVE.with_for_update()).first()
+    return old
+
+
 def _save(customer_id, instance_id, license_id, summary, actor, only_if_unset):
     values = {}
     for name, value in (("customer_id", customer_id), ("instance_id", instance_id)):
@@ -103,17 +128,7 @@ def _save(customer_id, instance_id, license_id, summary, actor, only_if_unset):
 
     options = {SQLITE_BEGIN_IMMEDIATE: True}
     with db.engine.connect().execution_options(**options) as connection, connection.begin():
-        if connection.dialect.name == "postgresql":
-            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_SAVE_LOCK_KEY)))
-        old = connection.execute(
-            sa.select(
-                IDENTITY.c.customer_id,
-                IDENTITY.c.instance_id,
-                IDENTITY.c.license_id,
-                IDENTITY.c.created_at,
-                IDENTITY.c.updated_at,
-            ).where(IDENTITY.c.id == 1)
-        ).first()
+        old = _lock_and_read(connection)
         if only_if_unset and old is not None and old.customer_id and old.instance_id:
             return None, Identity(**old._mapping)
         row = _upsert(
@@ -171,13 +186,27 @@ def load_identity():
     return Identity(**row._mapping) if row else None
 
 
+_READ_SUMMARY = sa.select(SUMMARY).where(SUMMARY.c.id == 1)
+_READ_CHANGES = sa.select(HISTORY).order_by(HISTORY.c.id.desc()).limit(sa.bindparam("limit"))
+
+
 def load_license_summary():
-    """Return the summary of the license behind the identity, or None."""
-    return db.session.get(LicenseSummary, 1)
+    """Return the summary of the license behind the identity (a row), or None."""
+    with db.engine.connect().execution_options(**{SINGLE_READ: True}) as connection:
+        return connection.execute(_READ_SUMMARY).first()
 
 
 def recent_changes(limit=10):
-    """Return the newest entries of the history, newest first."""
-    return db.session.scalars(
-        sa.select(IdentityChange).order_by(IdentityChange.id.desc()).limit(limit)
-    ).all()
+    """Return the newest entries of the history (rows), newest first."""
+    with db.engine.connect().execution_options(**{SINGLE_READ: True}) as connection:
+        return connection.execute(_READ_CHANGES, {"limit": limit}).all()
+
+
+def load_status(changes=10):
+    """Return (identity, license summary, newest changes) as one consistent snapshot: what the
+    admin's status page shows, read on one connection in one transaction."""
+    with db.engine.connect() as connection, connection.begin():
+        row = connection.execute(_READ_IDENTITY).first()
+        summary = connection.execute(_READ_SUMMARY).first()
+        history = connection.execute(_READ_CHANGES, {"limit": changes}).all() if changes else []
+    return (Identity(**row._mapping) if row else None), summary, history

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, redirect, render_template, url_for
 
 from .auth import is_admin
-from .identity import load_identity, load_license_summary, recent_changes
+from .identity import load_identity, load_status
 from .ids import license_id_hint
 
 bp = Blueprint("status", __name__)
@@ -23,11 +23,10 @@ def index():
 @bp.get("/status")
 def page():
     """Show whether the identity is set; the admin also sees the ids, license and history."""
-    identity = load_identity()
-    details = {}
-    if is_admin():
-        details = {"summary": load_license_summary(), "changes": recent_changes(10)}
-    return render_template("status/page.html", identity=identity, **details)
+    if not is_admin():
+        return render_template("status/page.html", identity=load_identity())
+    identity, summary, changes = load_status(changes=10)
+    return render_template("status/page.html", identity=identity, summary=summary, changes=changes)
 
 
 @bp.app_template_filter("when")

@@ -5,13 +5,18 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from .database import SQLITE_BEGIN_IMMEDIATE, UTCDateTime, db, dialect_insert
+from .database import SINGLE_READ, SQLITE_BEGIN_IMMEDIATE, UTCDateTime, db, dialect_insert
 from .models import FailedUnlock
 
 MAX_FAILURES = 10
 WINDOW = timedelta(minutes=5)
 
 FAILURES = FailedUnlock.__table__
+
+
+_READ_FAILURES = sa.select(FAILURES.c.failures, FAILURES.c.window_started_at).where(
+    FAILURES.c.client_address == sa.bindparam("client")
+)
 
 
 def _client(address):
@@ -21,12 +26,8 @@ def _client(address):
 def retry_after(address, now=None):
     """Seconds until this client may try a token again, or None when it may now."""
     now = now or datetime.now(UTC)
-    with db.engine.connect() as connection:
-        row = connection.execute(
-            sa.select(FAILURES.c.failures, FAILURES.c.window_started_at).where(
-                FAILURES.c.client_address == _client(address)
-            )
-        ).first()
+    with db.engine.connect().execution_options(**{SINGLE_READ: True}) as connection:
+        row = connection.execute(_READ_FAILURES, {"client": _client(address)}).first()
     if row is None or row.failures < MAX_FAILURES:
         return None
     remaining = (row.window_started_at + WINDOW - now).total_seconds()
