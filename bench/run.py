@@ -390,6 +390,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run that checks it works")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL save")
+    parser.add_argument("--only-saves", action="store_true", help="only the PUT figures")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("bench needs wrk: apt-get install wrk")
@@ -398,7 +399,13 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         http_figures(
-            f"sqlite:///{tmp}/bench.db", "SQLite", seconds, rounds, tmp, figures, read_figures=True
+            f"sqlite:///{tmp}/bench.db",
+            "SQLite",
+            seconds,
+            rounds,
+            tmp,
+            figures,
+            read_figures=not args.only_saves,
         )
         if not args.no_postgres:
             url, drop = postgres_database()
@@ -406,8 +413,9 @@ def main():
                 http_figures(url, "PostgreSQL", seconds, rounds, tmp, figures, read_figures=False)
             finally:
                 drop()
-        license_figures(figures, runs)
-        startup_figure(figures, 5 if args.quick else 15, tmp)
+        if not args.only_saves:
+            license_figures(figures, runs)
+            startup_figure(figures, 5 if args.quick else 15, tmp)
     machine = {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
@@ -422,7 +430,7 @@ def main():
     text = table(figures)
     print(text)
     print(f"\nmachine: {machine}")
-    if not args.quick:
+    if not (args.quick or args.only_saves):
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "latest.json").write_text(
             json.dumps({"machine": machine, "figures": figures}, indent=2)

@@ -71,18 +71,18 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def dialect_insert(connection, table):
-    """An INSERT that knows ON CONFLICT, for the database behind the connection."""
+def dialect_insert(dialect_name, table):
+    """An INSERT that knows ON CONFLICT, for the database named (`connection.dialect.name`)."""
     # Imported here: on SQLite, loading the PostgreSQL dialect would only slow the start.
-    if connection.dialect.name == "postgresql":
+    if dialect_name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         return postgresql.insert(table)
-    if connection.dialect.name == "sqlite":
+    if dialect_name == "sqlite":
         from sqlalchemy.dialects import sqlite
 
         return sqlite.insert(table)
-    raise RuntimeError(f"unsupported database: {connection.dialect.name}")
+    raise RuntimeError(f"unsupported database: {dialect_name}")
 
 
 def engine_options(database_url):

@@ -1,5 +1,8 @@
 """Load and save the identity: one transaction, one atomic upsert, the history beside it."""
 
+import contextlib
+import functools
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,11 +66,24 @@ class Identity:
 
 def _upsert(connection, table, values, returning=()):
     """INSERT ... ON CONFLICT (id) DO UPDATE: one statement, whoever else is writing."""
-    statement = dialect_insert(connection, table).values(id=1, **values)
+    statement = dialect_insert(connection.dialect.name, table).values(id=1, **values)
     statement = statement.on_conflict_do_update(index_elements=["id"], set_=values)
     if returning:
         statement = statement.returning(*returning)
     return connection.execute(statement)
+
+
+@functools.cache
+def _identity_upsert(dialect_name, columns):
+    """The identity's upsert, built once per database and set of columns, with bound
+    parameters: building a statement around literal values costs more than running it."""
+    statement = dialect_insert(dialect_name, IDENTITY)
+    statement = statement.values(id=1, updated_at=utcnow(), **{c: sa.bindparam(c) for c in columns})
+    statement = statement.on_conflict_do_update(
+        index_elements=["id"],
+        set_={**{c: statement.excluded[c] for c in columns}, "updated_at": utcnow()},
+    )
+    return statement.returning(IDENTITY.c.created_at, IDENTITY.c.updated_at, IDENTITY.c.license_id)
 
 
 def save_identity(customer_id, instance_id, license_id=None, *, summary=None, actor):
@@ -90,6 +106,8 @@ def seed_identity(customer_id, instance_id, license_id=None, *, summary=None, ac
     return _save(customer_id, instance_id, license_id, summary, actor, only_if_unset=True)
 
 
+_INSERT_HISTORY = HISTORY.insert()
+
 _READ_FOR_SAVE = sa.select(
     IDENTITY.c.customer_id,
     IDENTITY.c.instance_id,
@@ -97,6 +115,18 @@ _READ_FOR_SAVE = sa.select(
     IDENTITY.c.created_at,
     IDENTITY.c.updated_at,
 ).where(IDENTITY.c.id == 1)
+
+
+_SQLITE_SAVE_MUTEX = threading.Lock()
+
+
+def _one_saver_per_process():
+    """On SQLite, threads of one worker queue on a mutex for the write lock: SQLite's own busy
+    handler would make them sleep in steps of up to 100 ms instead. PostgreSQL's row lock
+    already queues waiters without sleeping."""
+    if db.engine.dialect.name == "sqlite":
+        return _SQLITE_SAVE_MUTEX
+    return contextlib.nullcontext()
 
 
 def _lock_and_read(connection):
@@ -127,33 +157,34 @@ def _save(customer_id, instance_id, license_id, summary, actor, only_if_unset):
             raise TypeError(f"unknown license summary fields: {unknown}")
 
     options = {SQLITE_BEGIN_IMMEDIATE: True}
-    with db.engine.connect().execution_options(**options) as connection, connection.begin():
+    with (
+        _one_saver_per_process(),
+        db.engine.connect().execution_options(**options) as connection,
+        connection.begin(),
+    ):
         old = _lock_and_read(connection)
         if only_if_unset and old is not None and old.customer_id and old.instance_id:
             return None, Identity(**old._mapping)
-        row = _upsert(
-            connection,
-            IDENTITY,
-            {**values, "updated_at": utcnow()},
-            returning=(IDENTITY.c.created_at, IDENTITY.c.updated_at, IDENTITY.c.license_id),
-        ).one()
+        upsert = _identity_upsert(connection.dialect.name, tuple(values))
+        row = connection.execute(upsert, values).one()
         values["license_id"] = row.license_id
         if summary is not None:
             _upsert(connection, SUMMARY, {**summary, "verified_at": utcnow()})
         elif old is None or old.license_id != values["license_id"]:
             connection.execute(SUMMARY.delete())
         connection.execute(
-            HISTORY.insert().values(
-                method=actor.method,
-                actor=actor.who,
-                client_address=actor.client_address,
-                old_customer_id=old.customer_id if old else None,
-                new_customer_id=values["customer_id"],
-                old_instance_id=old.instance_id if old else None,
-                new_instance_id=values["instance_id"],
-                old_license_hint=license_id_hint(old.license_id) if old else None,
-                new_license_hint=license_id_hint(values["license_id"]),
-            )
+            _INSERT_HISTORY,
+            {
+                "method": actor.method,
+                "actor": actor.who,
+                "client_address": actor.client_address,
+                "old_customer_id": old.customer_id if old else None,
+                "new_customer_id": values["customer_id"],
+                "old_instance_id": old.instance_id if old else None,
+                "new_instance_id": values["instance_id"],
+                "old_license_hint": license_id_hint(old.license_id) if old else None,
+                "new_license_hint": license_id_hint(values["license_id"]),
+            },
         )
     return Identity(**values, created_at=row.created_at, updated_at=row.updated_at), None
 

@@ -41,7 +41,7 @@ def record_failure(address, now=None):
     stale = FAILURES.c.window_started_at < cutoff
     options = {SQLITE_BEGIN_IMMEDIATE: True}
     with db.engine.connect().execution_options(**options) as connection, connection.begin():
-        statement = dialect_insert(connection, FAILURES).values(
+        statement = dialect_insert(connection.dialect.name, FAILURES).values(
             client_address=_client(address), window_started_at=now, failures=1
         )
         connection.execute(
