@@ -89,13 +89,19 @@ def test_a_failure_inside_the_transaction_leaves_everything_as_it_was(app, monke
     with app.app_context():
         save_identity("acme", "instance-1", LICENSE_ID, summary=SUMMARY, actor=Actor("cli"))
 
-        def broken_hint(_license_id):
-            raise RuntimeError("history could not be written")
+        def broken_summary(*args, **kwargs):
+            raise RuntimeError("the summary could not be written")
 
-        # The hint is computed while the history row is written, after the upsert ran.
-        monkeypatch.setattr(wizard.identity, "license_id_hint", broken_hint)
+        # The summary is written after the identity row (and, on PostgreSQL, the history).
+        monkeypatch.setattr(wizard.identity, "_upsert", broken_summary)
         with pytest.raises(RuntimeError):
-            save_identity("evil", "instance-9", actor=Actor("cli"))
+            save_identity(
+                "evil",
+                "instance-9",
+                "OtherLicense000000000000XYZ",
+                summary=SUMMARY,
+                actor=Actor("cli"),
+            )
         monkeypatch.undo()
 
         identity = load_identity()

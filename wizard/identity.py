@@ -8,7 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from .database import SINGLE_READ, SQLITE_BEGIN_IMMEDIATE, db, dialect_insert, utcnow
+from .database import SINGLE_READ, SQLITE_BEGIN_IMMEDIATE, UTCDateTime, db, dialect_insert, utcnow
 from .ids import clean_id, license_id_hint
 from .models import IdentityChange, LicenseSummary, TelemetryIdentity
 
@@ -156,6 +156,12 @@ def _save(customer_id, instance_id, license_id, summary, actor, only_if_unset):
         if unknown:
             raise TypeError(f"unknown license summary fields: {unknown}")
 
+    if db.engine.dialect.name == "postgresql" and not only_if_unset:
+        saved = _save_in_one_statement(values, summary, actor)
+        if saved is not None:
+            return saved, None
+        # Another process created the row in the same instant: take the locked path below.
+
     options = {SQLITE_BEGIN_IMMEDIATE: True}
     with (
         _one_saver_per_process(),
@@ -187,6 +193,80 @@ def _save(customer_id, instance_id, license_id, summary, actor, only_if_unset):
             },
         )
     return Identity(**values, created_at=row.created_at, updated_at=row.updated_at), None
+
+
+# PostgreSQL: lock and read the old row, upsert, and append the history in one statement, so
+# the row lock is held for one round trip and the commit, as long as a bare upsert holds it.
+# `old` locks the row (FOR UPDATE hands over the latest committed values after a wait) before
+# `saved` writes it, because `saved` reads from `old`. When there is no row yet nothing is
+# locked: if another transaction created it meanwhile (`inserted` false, `old_found` false),
+# the history would miss what was replaced, so the caller rolls back and takes the locked path.
+_SAVE_IN_ONE_STATEMENT = sa.text("""
+WITH old AS (
+    SELECT customer_id, instance_id, license_id
+    FROM telemetry_identity WHERE id = 1 FOR UPDATE
+), saved AS (
+    INSERT INTO telemetry_identity AS t (id, customer_id, instance_id, license_id, updated_at)
+    SELECT 1, :customer_id, :instance_id,
+           CASE WHEN :keep_license THEN (SELECT license_id FROM old) ELSE :license_id END,
+           statement_timestamp()
+    FROM (SELECT count(*) FROM old) AS after_old
+    ON CONFLICT (id) DO UPDATE SET
+        customer_id = EXCLUDED.customer_id,
+        instance_id = EXCLUDED.instance_id,
+        license_id = EXCLUDED.license_id,
+        updated_at = EXCLUDED.updated_at
+    RETURNING t.created_at, t.updated_at, t.license_id, (t.xmax = 0) AS inserted
+), history AS (
+    INSERT INTO identity_history (changed_at, method, actor, client_address,
+        old_customer_id, new_customer_id, old_instance_id, new_instance_id,
+        old_license_hint, new_license_hint)
+    SELECT statement_timestamp(), :method, :actor, :client_address,
+           o.customer_id, :customer_id, o.instance_id, :instance_id,
+           CASE WHEN o.license_id IS NULL THEN NULL ELSE '…' || right(o.license_id, 4) END,
+           CASE WHEN s.license_id IS NULL THEN NULL ELSE '…' || right(s.license_id, 4) END
+    FROM saved AS s LEFT JOIN old AS o ON true
+)
+SELECT s.created_at, s.updated_at, s.license_id, s.inserted,
+       o.license_id AS old_license_id, (SELECT count(*) FROM old) > 0 AS old_found
+FROM saved AS s LEFT JOIN old AS o ON true
+""").columns(
+    sa.column("created_at", UTCDateTime()),
+    sa.column("updated_at", UTCDateTime()),
+    sa.column("license_id", sa.String()),
+    sa.column("inserted", sa.Boolean()),
+    sa.column("old_license_id", sa.String()),
+    sa.column("old_found", sa.Boolean()),
+)
+
+
+def _save_in_one_statement(values, summary, actor):
+    """The PostgreSQL save; None when it met a concurrent first save and rolled back."""
+    params = {
+        "customer_id": values["customer_id"],
+        "instance_id": values["instance_id"],
+        "license_id": values.get("license_id"),
+        "keep_license": "license_id" not in values,
+        "method": actor.method,
+        "actor": actor.who,
+        "client_address": actor.client_address,
+    }
+    with db.engine.connect() as connection, connection.begin() as transaction:
+        row = connection.execute(_SAVE_IN_ONE_STATEMENT, params).one()
+        if not row.old_found and not row.inserted:
+            transaction.rollback()
+            return None
+        if summary is not None:
+            _upsert(connection, SUMMARY, {**summary, "verified_at": utcnow()})
+        elif not row.old_found or row.old_license_id != row.license_id:
+            connection.execute(SUMMARY.delete())
+    return Identity(
+        customer_id=values["customer_id"],
+        instance_id=values["instance_id"],
+        license_id=row.license_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 def _checked(name, value):
