@@ -1,5 +1,6 @@
 """The database handle, the per-dialect engine settings, and the database's own clock."""
 
+import time
 from datetime import UTC
 
 import sqlalchemy as sa
@@ -71,6 +72,30 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _ping_idle_connections(engine):
+    """Like pool_pre_ping, but only for connections idle a while: a busy pool pays no extra
+    round trip per checkout. A connection that dies while busy makes its statement fail, and
+    SQLAlchemy then discards the whole pool, so the next request connects afresh."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection, record):
+        record.info["returned_at"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, proxy):
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < IDLE_PING_SECONDS:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_connection.rollback()
+        except Exception:
+            # The pool discards this connection and tries again with a new one.
+            raise sa.exc.DisconnectionError() from None
+
+
 def dialect_insert(dialect_name, table):
     """An INSERT that knows ON CONFLICT, for the database named (`connection.dialect.name`)."""
     # Imported here: on SQLite, loading the PostgreSQL dialect would only slow the start.
@@ -89,13 +114,18 @@ def engine_options(database_url):
     """Return the engine options that suit the database behind the URL."""
     if sa.engine.make_url(database_url).get_backend_name() == "sqlite":
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}}
-    # Replicas restart and databases fail over: test a pooled connection before using it.
-    return {"pool_pre_ping": True}
+    return {}
+
+
+# A pooled connection unused for longer than this is tested before use.
+IDLE_PING_SECONDS = 2.0
 
 
 def configure_engine(engine):
-    """Give a SQLite engine WAL mode, a busy timeout and real transactions; leave others alone."""
+    """SQLite: WAL mode, a busy timeout and real transactions. Other databases: test pooled
+    connections that sat idle, since the database may have restarted or failed over."""
     if engine.dialect.name != "sqlite":
+        _ping_idle_connections(engine)
         return
 
     @sa.event.listens_for(engine, "connect")
