@@ -55,4 +55,5 @@ def create_app(config=None):
     errors.init_app(app)
     for blueprint in (health.bp, auth.bp, status.bp, setup.bp, api.bp):
         app.register_blueprint(blueprint)
+    app.wsgi_app = health.Liveness(app.wsgi_app)
     return app
