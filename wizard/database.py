@@ -1,7 +1,7 @@
 """The database handle, the per-dialect engine settings, and the database's own clock."""
 
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
@@ -108,6 +108,42 @@ def dialect_insert(dialect_name, table):
 
         return sqlite.insert(table)
     raise RuntimeError(f"unsupported database: {dialect_name}")
+
+
+def utc_from_db(value):
+    """A timestamp as the driver returns it (text on SQLite), as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def read_one_row(sql):
+    """Run one fixed, parameterless SELECT on a pooled DBAPI connection; return its first row.
+
+    Driver errors come out as SQLAlchemy's DBAPIError (so the 503 pages and the CLI's exit
+    codes treat them as always), and a connection found dead is dropped from the pool.
+    """
+    engine = db.engine
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        connection = engine.raw_connection()
+    except dbapi_error as error:
+        raise sa.exc.DBAPIError.instance(None, None, error, dbapi_error) from error
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql)
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+    except dbapi_error as error:
+        if engine.dialect.is_disconnect(error, connection.dbapi_connection, None):
+            connection.invalidate(error)
+        raise sa.exc.DBAPIError.instance(sql, None, error, dbapi_error) from error
+    finally:
+        connection.close()
 
 
 def engine_options(database_url):
