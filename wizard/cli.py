@@ -150,6 +150,19 @@ def status(as_json):
     sys.exit(EXIT_SET if document["has_customer_info"] else EXIT_NOT_SET)
 
 
+def _save(app, *args, **kwargs):
+    """save_identity inside the app; a database failure is a clear message, nothing saved."""
+    from .identity import save_identity
+
+    with app.app_context():
+        try:
+            return save_identity(*args, **kwargs)
+        except sa.exc.DBAPIError as error:
+            raise click.ClickException(
+                _database_problem(app, error).replace("Cannot tell", "Nothing was saved")
+            ) from None
+
+
 def _database_problem(app, error):
     text = str(error.orig).lower()
     if "no such table" in text or ("relation" in text and "does not exist" in text):
@@ -171,21 +184,16 @@ def set_identity(customer_id, instance_id, license_id):
     """Save the identity."""
     import getpass
 
-    from .identity import Actor, save_identity
+    from .identity import Actor
 
     app = _app()
-    with app.app_context():
-        try:
-            saved = save_identity(
-                customer_id,
-                instance_id,
-                license_id,
-                actor=Actor("cli", who=f"cli:{getpass.getuser()}"),
-            )
-        except sa.exc.DBAPIError as error:
-            raise click.ClickException(
-                _database_problem(app, error).replace("Cannot tell", "Nothing was saved")
-            ) from None
+    saved = _save(
+        app,
+        customer_id,
+        instance_id,
+        license_id,
+        actor=Actor("cli", who=f"cli:{getpass.getuser()}"),
+    )
     click.echo(
         f"Saved: customer {saved.customer_id}, instance {saved.instance_id}"
         + (f", license {saved.license_id_hint}" if saved.license_id else "")
@@ -271,7 +279,7 @@ def import_license(file, instance_id, customer_id, choice):
     """Verify a license file and save the identity it gives, with this instance id."""
     import getpass
 
-    from .identity import Actor, save_identity
+    from .identity import Actor
 
     app = _app()
     verdict = license_policy(app).verify(_read_license_file(file), choice=choice - 1)
@@ -289,19 +297,14 @@ def import_license(file, instance_id, customer_id, choice):
         raise click.UsageError(
             "This license does not carry a customer id: give it with --customer-id."
         )
-    with app.app_context():
-        try:
-            saved = save_identity(
-                customer_id,
-                instance_id,
-                lic.license_id,
-                summary=lic.summary("upload"),
-                actor=Actor("cli", who=f"cli:{getpass.getuser()}"),
-            )
-        except sa.exc.DBAPIError as error:
-            raise click.ClickException(
-                _database_problem(app, error).replace("Cannot tell", "Nothing was saved")
-            ) from None
+    saved = _save(
+        app,
+        customer_id,
+        instance_id,
+        lic.license_id,
+        summary=lic.summary("upload"),
+        actor=Actor("cli", who=f"cli:{getpass.getuser()}"),
+    )
     click.echo(
         f"Saved: customer {saved.customer_id}, instance {saved.instance_id}, "
         f"license {saved.license_id_hint} ({lic.app_slug}, {lic.customer_name})"
@@ -320,7 +323,7 @@ def detect_command(as_json, save, customer_id):
     """Read the ids from the Replicated SDK (WIZARD_REPLICATED_SDK_URL); --save saves them."""
     import getpass
 
-    from .identity import Actor, save_identity
+    from .identity import Actor
     from .ids import license_id_hint
     from .sdk import SdkError, detect
 
@@ -358,19 +361,14 @@ def detect_command(as_json, save, customer_id):
         )
     if not (found.customer_id or customer_id):
         raise click.UsageError("The SDK does not report a customer ID: give it with --customer-id.")
-    with app.app_context():
-        try:
-            saved = save_identity(
-                found.customer_id or customer_id,
-                found.instance_id,
-                found.license_id,
-                summary=found.as_license().summary("sdk"),
-                actor=Actor("sdk", who=f"cli:{getpass.getuser()}"),
-            )
-        except sa.exc.DBAPIError as error:
-            raise click.ClickException(
-                _database_problem(app, error).replace("Cannot tell", "Nothing was saved")
-            ) from None
+    saved = _save(
+        app,
+        found.customer_id or customer_id,
+        found.instance_id,
+        found.license_id,
+        summary=found.as_license().summary("sdk"),
+        actor=Actor("sdk", who=f"cli:{getpass.getuser()}"),
+    )
     click.echo(
         f"Saved: customer {saved.customer_id}, instance {saved.instance_id}, "
         f"license {saved.license_id_hint}",

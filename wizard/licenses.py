@@ -440,18 +440,27 @@ def _first_difference(visible, signed, path=""):
     return None if visible == signed else path.rstrip(".") or "spec"
 
 
-def _parse_expiry(entitlements):
-    entry = entitlements.get("expires_at")
+def expiry_of(entitlements):
+    """When a license expires: its `expires_at` entitlement (RFC 3339), or None for never.
+
+    Raises ValueError when the value is there but is not a date.
+    """
+    entry = entitlements.get("expires_at") if isinstance(entitlements, dict) else None
     raw = entry.get("value") if isinstance(entry, dict) else None
     if raw in (None, ""):
         return None
+    moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _parse_expiry(entitlements):
     try:
-        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        return expiry_of(entitlements)
     except ValueError:
+        raw = entitlements["expires_at"]["value"]
         raise LicenseError(
             Reason.NOT_A_LICENSE, f"The license's expiry date {raw!r} is not a date."
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _text(value):

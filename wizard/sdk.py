@@ -5,11 +5,11 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from .ids import InvalidId, clean_id
-from .licenses import Entitlement, License
+from .licenses import Entitlement, License, expiry_of
 
 LICENSE_INFO = "/api/v1/license/info"
 APP_INFO = "/api/v1/app/info"
@@ -181,15 +181,10 @@ def _checked_id(value, what, key):
 
 
 def _expiry(entitlements):
-    entry = entitlements.get("expires_at") if isinstance(entitlements, dict) else None
-    raw = entry.get("value") if isinstance(entry, dict) else None
-    if raw in (None, ""):
-        return None
     try:
-        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        return expiry_of(entitlements)
     except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return None  # the SDK checked its own license; a date it cannot give is just unknown
 
 
 def _entitlements(entitlements):

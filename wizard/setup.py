@@ -186,18 +186,26 @@ def _license_of(answers):
     return verdict.license
 
 
+def _resume(draft):
+    """The sealed answers and their license verified again; or a redirect to start again."""
+    try:
+        answers = _unseal(draft)
+        return answers, _license_of(answers), None
+    except drafts.DraftExpired:
+        refusal = "This page was open too long. Start again; nothing was saved."
+    except LicenseError as error:
+        refusal = f"{error.message} Nothing was saved."
+    return None, None, _start_again(refusal)
+
+
 @bp.post("/details")
 @admin_required
 def details():
     """Check the ids, then show the review (or fill a new instance id)."""
     form = IdentityForm()
-    try:
-        answers = _unseal(form.draft.data)
-        lic = _license_of(answers)
-    except drafts.DraftExpired:
-        return _start_again("This page was open too long. Start again; nothing was saved.")
-    except LicenseError as error:
-        return _start_again(f"{error.message} Nothing was saved.")
+    answers, lic, refusal = _resume(form.draft.data)
+    if refusal:
+        return refusal
     if lic:
         form.license_id.data = lic.license_id
         if lic.customer_id:
@@ -254,13 +262,9 @@ def _review_page(answers, lic, error=None):
 def save():
     """Save exactly what the review showed, then show the status page."""
     form = ReviewForm()
-    try:
-        answers = _unseal(form.draft.data)
-        lic = _license_of(answers)
-    except drafts.DraftExpired:
-        return _start_again("The review was open too long. Start again; nothing was saved.")
-    except LicenseError as error:
-        return _start_again(f"{error.message} Nothing was saved.")
+    answers, lic, refusal = _resume(form.draft.data)
+    if refusal:
+        return refusal
     if form.edit.data or not form.validate():
         return _details_page(answers, lic)
     try:
