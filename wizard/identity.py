@@ -25,6 +25,15 @@ IDENTITY = TelemetryIdentity.__table__
 SUMMARY = LicenseSummary.__table__
 HISTORY = IdentityChange.__table__
 
+# Built once: a statement is immutable, and building it costs more than running it on SQLite.
+_READ_IDENTITY = sa.select(
+    IDENTITY.c.customer_id,
+    IDENTITY.c.instance_id,
+    IDENTITY.c.license_id,
+    IDENTITY.c.created_at,
+    IDENTITY.c.updated_at,
+).where(IDENTITY.c.id == 1)
+
 # Serializes saves on PostgreSQL so each history entry records the values it really replaced.
 _SAVE_LOCK_KEY = 0x7E1E_3E7E
 
@@ -117,14 +126,6 @@ def seed_identity(customer_id, instance_id, license_id=None, *, summary=None, ac
 
 _INSERT_HISTORY = HISTORY.insert()
 
-_READ_FOR_SAVE = sa.select(
-    IDENTITY.c.customer_id,
-    IDENTITY.c.instance_id,
-    IDENTITY.c.license_id,
-    IDENTITY.c.created_at,
-    IDENTITY.c.updated_at,
-).where(IDENTITY.c.id == 1)
-
 
 _SQLITE_SAVE_MUTEX = threading.Lock()
 
@@ -146,11 +147,11 @@ def _lock_and_read(connection):
     after a wait; while there is no row yet, an advisory lock serializes the first saves.
     """
     if connection.dialect.name != "postgresql":
-        return connection.execute(_READ_FOR_SAVE).first()
-    old = connection.execute(_READ_FOR_SAVE.with_for_update()).first()
+        return connection.execute(_READ_IDENTITY).first()
+    old = connection.execute(_READ_IDENTITY.with_for_update()).first()
     if old is None:
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_SAVE_LOCK_KEY)))
-        old = connection.execute(_READ_FOR_SAVE.with_for_update()).first()
+        old = connection.execute(_READ_IDENTITY.with_for_update()).first()
     return old
 
 
@@ -285,14 +286,6 @@ def _checked(name, value):
         raise ValueError(f"{name} {error}") from None
 
 
-# Built once: a statement is immutable, and building it costs more than running it on SQLite.
-_READ_IDENTITY = sa.select(
-    IDENTITY.c.customer_id,
-    IDENTITY.c.instance_id,
-    IDENTITY.c.license_id,
-    IDENTITY.c.created_at,
-    IDENTITY.c.updated_at,
-).where(IDENTITY.c.id == 1)
 _READ_IDENTITY_SQL = (
     "SELECT customer_id, instance_id, license_id, created_at, updated_at "
     "FROM telemetry_identity WHERE id = 1"
