@@ -8,7 +8,6 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from . import drafts, sdk
 from .auth import admin_credential, admin_required
 from .config import license_policy
-from .database import db
 from .forms import ChooseLicenseForm, IdentityForm, PasteForm, ReviewForm, UploadForm
 from .identity import UNCHANGED, Actor, load_identity, load_license_summary, save_identity
 from .licenses import LicenseError, document_label
@@ -33,7 +32,6 @@ def _current_identity():
     try:
         return load_identity()
     except sa.exc.DBAPIError:
-        db.session.rollback()
         flash(
             "The database is not answering right now: you can go on, but saving will wait "
             "until it is back. Nothing has been saved.",
@@ -230,7 +228,6 @@ def _review_page(answers, lic, error=None):
         current = load_identity()
         summary = load_license_summary() if current else None
     except sa.exc.DBAPIError:
-        db.session.rollback()
         current = summary = None
         error = error or (
             "The database is not answering right now, so the current values "
