@@ -1,4 +1,6 @@
-"""Bring the schema up to date, once, however many processes try at the same moment."""
+"""The wizard's tables in a database it may share with the host application: migrations under
+the wizard's own Alembic version table, an identity table the host already created adopted
+when it has the right shape, and a filter that keeps the host's Alembic away from the rest."""
 
 import contextlib
 import fcntl
@@ -8,9 +10,19 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
-from .database import db
+from .database import database_problem, db
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+
+# The wizard's Alembic history is its own, beside the host's `alembic_version`.
+VERSION_TABLE = "wizard_alembic_version"
+HOST_VERSION_TABLE = "alembic_version"
+
+# The identity table is shared with the host application; every other table is the wizard's.
+IDENTITY_TABLE = "telemetry_identity"
+
+_WIZARD_VERSIONS = sa.table(VERSION_TABLE, sa.column("version_num"))
+_HOST_VERSIONS = sa.table(HOST_VERSION_TABLE, sa.column("version_num"))
 
 # Held while migrating, so replicas starting together never run the same migration twice.
 _MIGRATION_LOCK_KEY = 0x7E1E_3E7F
@@ -20,11 +32,44 @@ class SchemaNotReady(Exception):
     """The database cannot be used yet; the message says why and what to do."""
 
 
+class SchemaConflict(Exception):
+    """The database holds something the wizard cannot take over; nothing was changed."""
+
+
+def wizard_tables():
+    """The names of the tables the wizard's migrations create, its version table included."""
+    return frozenset(db.metadata.tables) | {VERSION_TABLE}
+
+
+def host_include_name(host_metadata=None):
+    """For the host application's Alembic `env.py`: leave the wizard's tables to the wizard.
+
+    Pass the host's `target_metadata`: a wizard table the host's own models declare (the
+    identity table, usually) is still compared, so the host keeps owning it.
+
+        context.configure(..., include_name=host_include_name(target_metadata))
+    """
+    declared = set(host_metadata.tables) if host_metadata is not None else set()
+    left_out = wizard_tables() - declared
+
+    def include_name(name, type_, parent_names):
+        return not (type_ == "table" and name in left_out)
+
+    return include_name
+
+
+def include_wizard_tables(name, type_, parent_names):
+    """For the wizard's own Alembic: compare only the wizard's tables, never the host's."""
+    return type_ != "table" or name in db.metadata.tables
+
+
 @contextlib.contextmanager
 def migration_lock(engine):
     """Hold a lock that every migrating process on this database waits for."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
+            # Waiting for another replica's migration is not a slow statement.
+            connection.exec_driver_sql("SET statement_timeout = 0")
             connection.execute(sa.select(sa.func.pg_advisory_lock(_MIGRATION_LOCK_KEY)))
             connection.commit()
             try:
@@ -34,7 +79,7 @@ def migration_lock(engine):
                 connection.commit()
     elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         database = Path(engine.url.database)
-        database.parent.mkdir(parents=True, exist_ok=True)
+        database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with open(f"{database}.migrate-lock", "a") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
@@ -51,14 +96,31 @@ def _register_migrate(app):
     import flask_migrate
 
     if "migrate" not in app.extensions:
-        flask_migrate.Migrate(app, db, directory=MIGRATIONS_DIR, compare_type=True)
+        flask_migrate.Migrate(
+            app,
+            db,
+            directory=MIGRATIONS_DIR,
+            compare_type=True,
+            version_table=VERSION_TABLE,
+            include_name=include_wizard_tables,
+        )
     return flask_migrate
 
 
 def upgrade_schema():
-    """Run every pending migration (inside an app context), serialized across processes."""
+    """Run every pending migration (inside an app context), serialized across processes.
+
+    Before the first migration it moves an older install's revision out of the host's
+    `alembic_version`, and checks that tables it would create are not already there (an
+    identity table of the right shape is adopted instead). Raises SchemaConflict, having
+    changed nothing, when the database holds what the wizard cannot take over.
+    """
     flask_migrate = _register_migrate(current_app)
     with migration_lock(db.engine):
+        with db.engine.begin() as connection:
+            _move_revision_from_host_table(connection)
+            if _wizard_revision(connection) is None:
+                _check_existing_tables(connection)
         flask_migrate.upgrade(directory=MIGRATIONS_DIR)
 
 
@@ -73,21 +135,129 @@ def migration_app():
 
 
 @functools.cache
-def head_revision():
-    """Return the newest revision the code knows."""
+def _script_directory():
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory(MIGRATIONS_DIR).get_current_head()
+    return ScriptDirectory(MIGRATIONS_DIR)
+
+
+def head_revision():
+    """Return the newest revision the code knows."""
+    return _script_directory().get_current_head()
+
+
+def _known_revisions():
+    return {script.revision for script in _script_directory().walk_revisions()}
+
+
+def _wizard_revision(connection):
+    """The revision in the wizard's version table, or None when it has none (or no table)."""
+    if not sa.inspect(connection).has_table(VERSION_TABLE):
+        return None
+    return connection.execute(sa.select(_WIZARD_VERSIONS.c.version_num)).scalar()
+
+
+def _move_revision_from_host_table(connection):
+    """Installs made before the wizard had its own version table kept its revision in
+    `alembic_version`: move it over once. A host's revisions there are left as they are."""
+    inspector = sa.inspect(connection)
+    if inspector.has_table(VERSION_TABLE) or not inspector.has_table(HOST_VERSION_TABLE):
+        return
+    if not inspector.has_table("identity_history"):
+        return  # the wizard never migrated here: whatever is in alembic_version is the host's
+    rows = connection.execute(sa.select(_HOST_VERSIONS.c.version_num)).scalars()
+    ours = [revision for revision in rows if revision in _known_revisions()]
+    if not ours:
+        return
+    version = sa.Table(
+        VERSION_TABLE,
+        sa.MetaData(),
+        sa.Column("version_num", sa.String(32), nullable=False),
+        sa.PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
+    )
+    version.create(connection)
+    connection.execute(version.insert(), [{"version_num": revision} for revision in ours])
+    connection.execute(_HOST_VERSIONS.delete().where(_HOST_VERSIONS.c.version_num.in_(ours)))
+    if connection.execute(sa.select(sa.func.count()).select_from(_HOST_VERSIONS)).scalar() == 0:
+        sa.Table(HOST_VERSION_TABLE, sa.MetaData()).drop(connection)
+
+
+def _check_existing_tables(connection):
+    """Before the wizard's first migration: adopt a host's identity table of the seed's shape;
+    refuse, naming what differs, an identity table of another shape or any other wizard table
+    that is already there."""
+    inspector = sa.inspect(connection)
+    present = set(inspector.get_table_names())
+    taken = sorted((set(db.metadata.tables) - {IDENTITY_TABLE}) & present)
+    if taken:
+        raise SchemaConflict(
+            f"The database already has the table(s) {', '.join(taken)}, which the wizard "
+            "creates itself and did not create here. The wizard changed nothing: rename "
+            "those tables, or give the wizard another database."
+        )
+    if IDENTITY_TABLE in present:
+        problems = identity_table_problems(inspector, connection.dialect.name)
+        if problems:
+            raise SchemaConflict(
+                f"The database already has a {IDENTITY_TABLE} table, but it does not fit: "
+                + "; ".join(problems)
+                + ". The wizard changed nothing. Make the table match (README: 'In the "
+                "application's own database'), or give the wizard another database."
+            )
+
+
+def identity_table_problems(inspector, dialect_name):
+    """How an existing telemetry_identity differs from the shape the wizard writes: the six
+    columns (with usable types), id as the primary key, and the single-row check on id = 1.
+    An empty list when it fits."""
+    problems = []
+    columns = {column["name"]: column for column in inspector.get_columns(IDENTITY_TABLE)}
+    wanted = {
+        "id": sa.Integer,
+        "customer_id": sa.String,
+        "instance_id": sa.String,
+        "license_id": sa.String,
+        "created_at": sa.DateTime,
+        "updated_at": sa.DateTime,
+    }
+    for name, kind in wanted.items():
+        column = columns.get(name)
+        if column is None:
+            problems.append(f"it has no column {name}")
+            continue
+        found = column["type"]
+        if not isinstance(found, kind):
+            problems.append(f"its column {name} is {found}, not {kind.__name__.upper()}")
+        elif kind is sa.String and found.length is not None and found.length < 255:
+            problems.append(f"its column {name} is {found}: ids need 255 characters")
+        elif kind is sa.DateTime and dialect_name == "postgresql" and not found.timezone:
+            problems.append(f"its column {name} is {found}, not TIMESTAMP WITH TIME ZONE")
+    if "license_id" in columns and not columns["license_id"]["nullable"]:
+        problems.append("its column license_id is NOT NULL, but a license id may be cleared")
+    for name, column in columns.items():
+        if name not in wanted and not column["nullable"] and column.get("default") is None:
+            problems.append(f"its column {name} is NOT NULL without a default")
+    if inspector.get_pk_constraint(IDENTITY_TABLE).get("constrained_columns") != ["id"]:
+        problems.append("id is not its primary key")
+    checks = [
+        "".join(str(check.get("sqltext", "")).split()).strip("()").lower()
+        for check in inspector.get_check_constraints(IDENTITY_TABLE)
+    ]
+    if "id=1" not in checks:
+        problems.append("it has no check constraint id = 1 (at most one row)")
+    return problems
 
 
 def check_schema(connection):
     """Raise SchemaNotReady unless the database's schema is the code's newest revision."""
     try:
-        current = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    except sa.exc.DBAPIError:
-        raise SchemaNotReady(
-            "the database has no schema yet: run `setup-wizard db upgrade`"
-        ) from None
+        current = connection.execute(sa.select(_WIZARD_VERSIONS.c.version_num)).scalar()
+    except sa.exc.DBAPIError as error:
+        if database_problem(error).kind != "no_schema":
+            raise
+        current = None
+    if current is None:
+        raise SchemaNotReady("the database has no schema yet: run `setup-wizard db upgrade`")
     if current != head_revision():
         raise SchemaNotReady(
             f"the schema is at revision {current}, the code needs {head_revision()}: "

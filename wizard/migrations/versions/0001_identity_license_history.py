@@ -17,17 +17,10 @@ depends_on = None
 
 
 def upgrade():
-    op.create_table(
-        "telemetry_identity",
-        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("customer_id", sa.String(length=255), nullable=True),
-        sa.Column("instance_id", sa.String(length=255), nullable=True),
-        sa.Column("license_id", sa.String(length=255), nullable=True),
-        sa.Column("created_at", UTCDateTime(), server_default=utcnow(), nullable=False),
-        sa.Column("updated_at", UTCDateTime(), server_default=utcnow(), nullable=False),
-        sa.CheckConstraint("id = 1", name="single_row_constraint"),
-        sa.PrimaryKeyConstraint("id"),
-    )
+    # The host application may have created the identity table in its own migrations; the
+    # wizard checked its shape before migrating (wizard.schema) and adopts it as it is.
+    if not sa.inspect(op.get_bind()).has_table("telemetry_identity"):
+        _create_identity_table()
     op.create_table(
         "license_summary",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
@@ -66,6 +59,20 @@ def upgrade():
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_identity_history_changed_at", "identity_history", ["changed_at"])
+
+
+def _create_identity_table():
+    op.create_table(
+        "telemetry_identity",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("customer_id", sa.String(length=255), nullable=True),
+        sa.Column("instance_id", sa.String(length=255), nullable=True),
+        sa.Column("license_id", sa.String(length=255), nullable=True),
+        sa.Column("created_at", UTCDateTime(), server_default=utcnow(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), server_default=utcnow(), nullable=False),
+        sa.CheckConstraint("id = 1", name="single_row_constraint"),
+        sa.PrimaryKeyConstraint("id"),
+    )
 
 
 def downgrade():
