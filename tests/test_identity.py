@@ -8,18 +8,30 @@ import time
 import pytest
 import sqlalchemy as sa
 
-import wizard.identity
+from tests.helpers import LICENSE_ID
 from wizard.database import db
 from wizard.identity import (
     Actor,
+    CustomerIdProblem,
+    InvalidValue,
+    StaleIdentity,
+    customer_id_for,
     load_identity,
-    load_license_summary,
-    recent_changes,
+    load_status,
     save_identity,
+    seed_identity,
 )
 from wizard.models import IdentityChange, TelemetryIdentity
 
-LICENSE_ID = "1vusOokxAVp1tkRGuyxnF23PJcq"
+
+def recent_changes():
+    return load_status(changes=10)[2]
+
+
+def load_license_summary():
+    return load_status(changes=0)[1]
+
+
 SUMMARY = {
     "app_slug": "my-app",
     "customer_name": "Acme Corp",
@@ -69,40 +81,35 @@ def test_the_summary_is_saved_with_the_license_and_dropped_when_the_license_chan
         save_identity("acme", "instance-1", LICENSE_ID, summary=SUMMARY, actor=Actor("wizard"))
         assert load_license_summary().customer_name == "Acme Corp"
         save_identity("acme", "instance-2", LICENSE_ID, actor=Actor("wizard"))
-        db.session.rollback()  # end the read transaction, as the end of a request does
         assert load_license_summary().app_slug == "my-app", "same license: summary still true"
         save_identity("acme", "instance-2", None, actor=Actor("wizard"))
-        db.session.rollback()  # end the read transaction, as the end of a request does
         assert load_license_summary() is None, "license gone: its summary must go too"
 
 
-@pytest.mark.parametrize("bad", ["", "a b", "x" * 256, "nul\x00"])
+@pytest.mark.parametrize("bad", ["", "a b", "x" * 256, "nul\x00", "\u0430cme", "a\u3164"])
 def test_an_invalid_id_saves_nothing(app, bad):
     with app.app_context():
-        with pytest.raises(ValueError, match="instance_id"):
+        with pytest.raises(InvalidValue, match="instance_id") as refused:
             save_identity("acme", bad, actor=Actor("cli"))
+        assert refused.value.field == "instance_id"
         assert load_identity() is None
         assert recent_changes() == []
 
 
-def test_a_failure_inside_the_transaction_leaves_everything_as_it_was(app, monkeypatch):
+def test_a_failure_inside_the_transaction_leaves_everything_as_it_was(app):
     with app.app_context():
         save_identity("acme", "instance-1", LICENSE_ID, summary=SUMMARY, actor=Actor("cli"))
-
-        def broken_summary(*args, **kwargs):
-            raise RuntimeError("the summary could not be written")
-
-        # The summary is written after the identity row (and, on PostgreSQL, the history).
-        monkeypatch.setattr(wizard.identity, "_upsert", broken_summary)
-        with pytest.raises(RuntimeError):
+        # The summary is written after the identity row (and, on PostgreSQL, the history):
+        # a value the JSON column cannot hold fails the transaction half-way.
+        unwritable = {**SUMMARY, "entitlements": [{"value": object()}]}
+        with pytest.raises(Exception, match="JSON serializable"):
             save_identity(
                 "evil",
                 "instance-9",
                 "OtherLicense000000000000XYZ",
-                summary=SUMMARY,
+                summary=unwritable,
                 actor=Actor("cli"),
             )
-        monkeypatch.undo()
 
         identity = load_identity()
         assert (identity.customer_id, identity.instance_id) == ("acme", "instance-1")
@@ -178,3 +185,100 @@ def test_many_processes_saving_at_once_leave_one_consistent_row(app, env, tmp_pa
             assert after.old_customer_id == before.new_customer_id
             assert after.old_instance_id == before.new_instance_id
         assert history[-1].new_customer_id == row.customer_id
+
+
+def test_a_license_id_left_out_is_kept_and_none_clears_it(app):
+    with app.app_context():
+        save_identity("acme", "instance-1", LICENSE_ID, actor=Actor("cli"))
+        kept = save_identity("acme", "instance-2", actor=Actor("cli"))
+        assert kept.license_id == LICENSE_ID and load_identity().license_id == LICENSE_ID
+        cleared = save_identity("acme", "instance-2", None, actor=Actor("cli"))
+        assert cleared.license_id is None and load_identity().license_id is None
+
+
+def test_a_save_based_on_a_stale_review_is_refused_and_saves_nothing(app):
+    with app.app_context():
+        first = save_identity("acme", "instance-1", actor=Actor("wizard"))
+        with pytest.raises(StaleIdentity) as nothing_then:
+            save_identity("acme", "instance-9", actor=Actor("wizard"), based_on=None)
+        assert nothing_then.value.current == first
+        second = save_identity("geeglo", "instance-2", actor=Actor("api"))
+        with pytest.raises(StaleIdentity) as stale:
+            save_identity("acme", "instance-3", actor=Actor("wizard"), based_on=first.updated_at)
+        assert stale.value.current.customer_id == "geeglo"
+        assert load_identity() == second
+        assert len(recent_changes()) == 2
+        saved = save_identity(
+            "acme", "instance-3", actor=Actor("wizard"), based_on=second.updated_at
+        )
+        assert load_identity() == saved
+
+
+def test_a_license_value_too_long_to_store_is_named_and_nothing_is_saved(app):
+    with app.app_context():
+        with pytest.raises(InvalidValue, match="customer name is 300 characters") as refused:
+            save_identity(
+                "acme",
+                "instance-1",
+                LICENSE_ID,
+                summary={**SUMMARY, "customer_name": "x" * 300},
+                actor=Actor("api"),
+            )
+        assert refused.value.field == "customer_name"
+        assert load_identity() is None and recent_changes() == []
+
+
+def test_seeding_saves_only_while_no_identity_is_set(app):
+    with app.app_context():
+        saved, existing = seed_identity("env-customer", "env-instance", actor=Actor("env"))
+        assert saved.customer_id == "env-customer" and existing is None
+        save_identity("admin-customer", "admin-instance", actor=Actor("wizard"))
+        saved, existing = seed_identity("env-2", "env-instance-2", actor=Actor("env"))
+        assert saved is None and existing.customer_id == "admin-customer"
+        assert load_identity().customer_id == "admin-customer"
+
+
+def test_a_table_the_host_made_without_server_defaults_still_takes_saves(app):
+    """An adopted identity table may have no server default for its times: saves set them."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE telemetry_identity"))
+        connection.execute(
+            sa.text(
+                "CREATE TABLE telemetry_identity (id INTEGER PRIMARY KEY, "
+                "customer_id VARCHAR(255), instance_id VARCHAR(255), license_id VARCHAR(255), "
+                "created_at TIMESTAMP WITH TIME ZONE NOT NULL, "
+                "updated_at TIMESTAMP WITH TIME ZONE NOT NULL, "
+                "CONSTRAINT single_row_constraint CHECK (id = 1))"
+            )
+        )
+    with app.app_context():
+        saved = save_identity("acme", "instance-1", actor=Actor("cli"))
+        assert saved.created_at.tzinfo is not None and load_identity() == saved
+
+
+@pytest.mark.parametrize(
+    ("carried", "given", "result"),
+    [
+        ("lic-cust", None, "lic-cust"),
+        ("lic-cust", "lic-cust", "lic-cust"),
+        (None, "typed", "typed"),
+    ],
+)
+def test_the_customer_id_a_license_carries_wins(carried, given, result):
+    assert customer_id_for(carried, given) == result
+
+
+@pytest.mark.parametrize(
+    ("carried", "given", "message"),
+    [
+        (
+            "lic-cust",
+            "typed",
+            "typed differs from the customer ID lic-cust that the license carries",
+        ),
+        (None, None, "is required: the license does not carry one"),
+    ],
+)
+def test_a_customer_id_the_license_overrules_or_lacks_is_refused(carried, given, message):
+    with pytest.raises(CustomerIdProblem, match=message):
+        customer_id_for(carried, given)

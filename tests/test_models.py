@@ -5,10 +5,9 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from tests.helpers import LICENSE_ID
 from wizard.database import db
 from wizard.models import TelemetryIdentity
-
-LICENSE_ID = "1vusOokxAVp1tkRGuyxnF23PJcq"
 
 
 def test_design_usage_runs_as_written(app):

@@ -1,15 +1,21 @@
-"""The database handle, the per-dialect engine settings, and the database's own clock."""
+"""The database handle, the per-dialect engine settings and time limits, the database's own
+clock, and what a database error means in words."""
 
+import contextlib
+import functools
+import math
+import os
+import socket
+import threading
 import time
+import weakref
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
-
-# A writer waits this long for SQLite's write lock before giving up.
-SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 # Execution option that makes a SQLite transaction take the write lock when it begins,
 # so a read-then-write transaction cannot be overtaken by another writer.
@@ -72,7 +78,7 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _ping_idle_connections(engine):
+def _ping_idle_connections(engine, deadlines):
     """Like pool_pre_ping, but only for connections idle a while: a busy pool pays no extra
     round trip per checkout. A connection that dies while busy makes its statement fail, and
     SQLAlchemy then discards the whole pool, so the next request connects afresh."""
@@ -87,10 +93,11 @@ def _ping_idle_connections(engine):
         if returned_at is None or time.monotonic() - returned_at < IDLE_PING_SECONDS:
             return
         try:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("SELECT 1")
-            cursor.close()
-            dbapi_connection.rollback()
+            with deadlines.watching(dbapi_connection):
+                cursor = dbapi_connection.cursor()
+                cursor.execute("SELECT 1")
+                cursor.close()
+                dbapi_connection.rollback()
         except Exception:
             # The pool discards this connection and tries again with a new one.
             raise sa.exc.DisconnectionError() from None
@@ -119,13 +126,33 @@ def utc_from_db(value):
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def retried_once_if_disconnected(read):
+    """A read that met a pooled connection the database had dropped (a restart, a failover, a
+    cut network) runs once more: SQLAlchemy has discarded the dead connections by then. Only
+    a quick failure is retried; a read that waited out its deadline is not waited out twice."""
+
+    @functools.wraps(read)
+    def wrapped(*args, **kwargs):
+        started = time.monotonic()
+        try:
+            return read(*args, **kwargs)
+        except sa.exc.DBAPIError as error:
+            if not error.connection_invalidated or time.monotonic() - started > 1.0:
+                raise
+        return read(*args, **kwargs)
+
+    return wrapped
+
+
 def read_one_row(sql):
     """Run one fixed, parameterless SELECT on a pooled DBAPI connection; return its first row.
 
     Driver errors come out as SQLAlchemy's DBAPIError (so the 503 pages and the CLI's exit
-    codes treat them as always), and a connection found dead is dropped from the pool.
+    codes treat them as always), a connection found dead is dropped from the pool, and the
+    statement has the same deadline as any other.
     """
     engine = db.engine
+    deadlines = _DEADLINES.get(engine, _NO_DEADLINES)
     dbapi_error = engine.dialect.loaded_dbapi.Error
     try:
         connection = engine.raw_connection()
@@ -134,42 +161,176 @@ def read_one_row(sql):
     try:
         cursor = connection.cursor()
         try:
-            cursor.execute(sql)
-            return cursor.fetchone()
+            with deadlines.watching(connection.dbapi_connection):
+                cursor.execute(sql)
+                return cursor.fetchone()
         finally:
             cursor.close()
     except dbapi_error as error:
-        if engine.dialect.is_disconnect(error, connection.dbapi_connection, None):
+        lost = engine.dialect.is_disconnect(error, connection.dbapi_connection, None)
+        if lost:
             connection.invalidate(error)
-        raise sa.exc.DBAPIError.instance(sql, None, error, dbapi_error) from error
+        raise sa.exc.DBAPIError.instance(
+            sql, None, error, dbapi_error, connection_invalidated=lost
+        ) from error
     finally:
         connection.close()
-
-
-def engine_options(database_url):
-    """Return the engine options that suit the database behind the URL."""
-    if sa.engine.make_url(database_url).get_backend_name() == "sqlite":
-        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}}
-    return {}
 
 
 # A pooled connection unused for longer than this is tested before use.
 IDLE_PING_SECONDS = 2.0
 
 
-def configure_engine(engine):
-    """SQLite: WAL mode, a busy timeout and real transactions. Other databases: test pooled
-    connections that sat idle, since the database may have restarted or failed over."""
-    if engine.dialect.name != "sqlite":
-        _ping_idle_connections(engine)
+def engine_options(database_url, timeout):
+    """The engine options that bound every wait on the database behind the URL to `timeout`
+    seconds: connecting, SQLite's write lock, a PostgreSQL statement or lock wait."""
+    backend = sa.engine.make_url(database_url).get_backend_name()
+    if backend == "sqlite":
+        return {"connect_args": {"timeout": timeout}}
+    if backend == "postgresql":
+        milliseconds = max(1, round(timeout * 1000))
+        return {
+            "connect_args": {
+                # libpq's connect_timeout counts whole seconds, and 1 is taken as 2.
+                "connect_timeout": max(2, math.ceil(timeout)),
+                "options": f"-c statement_timeout={milliseconds}",
+            }
+        }
+    return {}
+
+
+class StatementDeadlines:
+    """Cut the connection of a statement still waiting past its deadline.
+
+    PostgreSQL's statement_timeout ends a slow statement on a server that still answers; a
+    server that accepted the connection and then went silent (a hung host, a dropped network
+    path) answers nothing, and the request and its worker thread would wait forever. Shutting
+    the socket down makes the driver's wait fail at once, like a lost connection: SQLAlchemy
+    then discards the connection and the request answers 503.
+    """
+
+    POLL_SECONDS = 0.1
+
+    def __init__(self, seconds):
+        # A little over the server's own limit, so that a live server answers first.
+        self.seconds = seconds + 1.0
+        self._waiting = {}
+        self._thread = None
+        self._start_lock = threading.Lock()
+
+    def start(self, dbapi_connection):
+        """Start the clock for a statement on this driver connection; return the key to stop it."""
+        key = id(dbapi_connection)
+        self._waiting[key] = (time.monotonic() + self.seconds, dbapi_connection)
+        self._ensure_thread()
+        return key
+
+    def stop(self, key):
+        self._waiting.pop(key, None)
+
+    @contextlib.contextmanager
+    def watching(self, dbapi_connection):
+        """Watch the statements run inside this block on this driver connection."""
+        key = self.start(dbapi_connection)
+        try:
+            yield
+        finally:
+            self.stop(key)
+
+    def _ensure_thread(self):
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._start_lock:  # started on first use: after gunicorn forks its workers
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="wizard-statement-deadlines", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self):
+        while True:
+            time.sleep(self.POLL_SECONDS)
+            now = time.monotonic()
+            for key, (deadline, dbapi_connection) in list(self._waiting.items()):
+                if now > deadline and self._waiting.pop(key, None) is not None:
+                    _cut(dbapi_connection)
+
+
+def _cut(dbapi_connection):
+    """Shut down the socket under a driver connection (psycopg), leaving the driver to fail."""
+    fileno = getattr(getattr(dbapi_connection, "pgconn", None), "socket", None)
+    if not isinstance(fileno, int) or fileno < 0:
         return
+    with contextlib.suppress(OSError):
+        duplicate = socket.socket(fileno=os.dup(fileno))
+        try:
+            duplicate.shutdown(socket.SHUT_RDWR)
+        finally:
+            duplicate.close()
+
+
+def private_sqlite_files(database):
+    """Create the SQLite file private to its owner (0600) before SQLite opens it: SQLite gives
+    its -wal and -shm files the database file's mode, and the file holds the license id. An
+    older install's files that others may read are made private."""
+    path = os.path.abspath(database)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            info = os.stat(name)
+            if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+                os.chmod(name, 0o600)
+
+
+class _NoDeadlines:
+    @contextlib.contextmanager
+    def watching(self, dbapi_connection):
+        yield
+
+
+_NO_DEADLINES = _NoDeadlines()
+_DEADLINES = weakref.WeakKeyDictionary()  # engine -> its StatementDeadlines
+
+
+def configure_engine(engine, timeout):
+    """SQLite: WAL mode, a busy timeout and real transactions. Other databases: a deadline on
+    every statement, and a test of pooled connections that sat idle, since the database may
+    have restarted or failed over."""
+    if engine.dialect.name != "sqlite":
+        deadlines = _DEADLINES[engine] = StatementDeadlines(timeout)
+
+        @sa.event.listens_for(engine, "before_cursor_execute")
+        def _start_clock(connection, cursor, statement, parameters, context, executemany):
+            context.wizard_deadline = deadlines.start(connection.connection.dbapi_connection)
+
+        @sa.event.listens_for(engine, "after_cursor_execute")
+        def _stop_clock(connection, cursor, statement, parameters, context, executemany):
+            deadlines.stop(context.wizard_deadline)
+
+        @sa.event.listens_for(engine, "handle_error")
+        def _stop_clock_on_error(exception_context):
+            key = getattr(exception_context.execution_context, "wizard_deadline", None)
+            if key is not None:
+                deadlines.stop(key)
+
+        _ping_idle_connections(engine, deadlines)
+        return
+
+    database = engine.url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+
+        @sa.event.listens_for(engine, "do_connect")
+        def _before_connect(dialect, record, cargs, cparams):
+            private_sqlite_files(database)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout = {round(timeout * 1000)}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
@@ -182,3 +343,69 @@ def configure_engine(engine):
         connection.exec_driver_sql(
             "BEGIN IMMEDIATE" if options.get(SQLITE_BEGIN_IMMEDIATE) else "BEGIN"
         )
+
+
+@dataclass(frozen=True)
+class DatabaseProblem:
+    """What a database error means: a kind, the HTTP status it gives, and plain words."""
+
+    kind: str
+    status: int
+    message: str
+
+
+def _first_line(error):
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def database_problem(error):
+    """Say what really happened behind a SQLAlchemy error: the database could not be reached or
+    did not answer in time, has no schema, refused a permission, already has a table, or was
+    handed a value too long; never "cannot reach" when the database did answer."""
+    orig = getattr(error, "orig", None)
+    state = getattr(orig, "sqlstate", None) or ""
+    text = _first_line(error)
+    lower = text.lower()
+    if isinstance(error, sa.exc.TimeoutError):
+        return DatabaseProblem("busy", 503, "Every connection to the database is in use.")
+    if state == "57014" or "statement timeout" in lower or "database is locked" in lower:
+        return DatabaseProblem("timeout", 503, "The database did not answer in time.")
+    if (
+        state == "42P01"
+        or "no such table" in lower
+        or ("relation" in lower and "does not exist" in lower)
+    ):
+        return DatabaseProblem(
+            "no_schema", 503, "The database has no schema yet: run `setup-wizard db upgrade`."
+        )
+    if state == "42501" or "permission denied" in lower or "readonly database" in lower:
+        return DatabaseProblem(
+            "permission", 503, f"The database refused a permission the wizard needs: {text}"
+        )
+    if state == "42P07" or ("table" in lower and "already exists" in lower):
+        return DatabaseProblem(
+            "duplicate_table", 503, f"The database already has that table: {text}"
+        )
+    if state == "22001" or "value too long" in lower:
+        return DatabaseProblem("too_long", 422, "A value is longer than the database can store.")
+    if state.startswith("28") or "authentication failed" in lower:
+        return DatabaseProblem("login", 503, f"The database refused the wizard's login: {text}")
+    if state == "3D000":
+        return DatabaseProblem("no_database", 503, f"The database does not exist: {text}")
+    if state.startswith("08") or isinstance(orig, _connection_errors()) and not state:
+        return DatabaseProblem("unreachable", 503, f"The database cannot be reached: {text}")
+    return DatabaseProblem("refused", 503, f"The database refused the request: {text}")
+
+
+def _connection_errors():
+    """Driver errors raised before the database said anything (no SQLSTATE): connecting failed,
+    the connection broke, or SQLite could not open its file."""
+    import sqlite3
+
+    kinds = [sqlite3.OperationalError]
+    with contextlib.suppress(ImportError):
+        import psycopg
+
+        kinds.append(psycopg.OperationalError)
+    return tuple(kinds)

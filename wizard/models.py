@@ -1,4 +1,5 @@
-"""The identity row, the summary of the license it came from, and the history of changes."""
+"""The identity row, the summary of the license it came from, the history of changes, and the
+wizard's own bookkeeping (throttling, admin sessions, unlock links, drafts)."""
 
 from datetime import datetime
 
@@ -6,12 +7,25 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .database import UTCDateTime, db, utcnow
-from .ids import InvalidId, clean_id
+from .id_rule import MAX_ID_LENGTH as ID_LENGTH
+from .id_rule import InvalidId, clean_id, license_id_hint
 
-ID_LENGTH = 255
+
+class IdentityFacts:
+    """What the identity says, the same for the model and for the rows the store reads."""
+
+    @property
+    def has_customer_info(self) -> bool:
+        """True exactly when both the customer id and the instance id are set."""
+        return bool((self.customer_id or "").strip() and (self.instance_id or "").strip())
+
+    @property
+    def license_id_hint(self):
+        """The license id as pages may show it: its last four characters."""
+        return license_id_hint(self.license_id)
 
 
-class TelemetryIdentity(db.Model):
+class TelemetryIdentity(IdentityFacts, db.Model):
     """Who this installation is, for Replicated: at most one row, with id 1."""
 
     __tablename__ = "telemetry_identity"
@@ -21,9 +35,13 @@ class TelemetryIdentity(db.Model):
     customer_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
     instance_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
     license_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    # Set by the statement as well as by the table's default: a table the host application
+    # created may have no server default.
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow(), server_default=utcnow()
+    )
     updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, server_default=utcnow(), onupdate=utcnow()
+        UTCDateTime, default=utcnow(), server_default=utcnow(), onupdate=utcnow()
     )
 
     _OPTIONAL_FIELDS = frozenset({"license_id"})
@@ -46,11 +64,6 @@ class TelemetryIdentity(db.Model):
                 raise ValueError(f"{name} {error}") from None
         for name, value in cleaned.items():
             setattr(self, name, value)
-
-    @property
-    def has_customer_info(self) -> bool:
-        """True exactly when both the customer id and the instance id are set."""
-        return bool((self.customer_id or "").strip() and (self.instance_id or "").strip())
 
     def __repr__(self):
         return (
@@ -100,11 +113,45 @@ class IdentityChange(db.Model):
 
 
 class FailedUnlock(db.Model):
-    """Wrong admin tokens per client address, counted in the database so every worker and
-    replica throttles the same client alike."""
+    """Wrong admin tokens per client (an IPv4 address or an IPv6 /64), counted in the database
+    so every worker and replica throttles the same client alike."""
 
     __tablename__ = "failed_unlock"
 
     client_address: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
     failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class AdminSession(db.Model):
+    """An unlocked browser session, kept on the server so that Lock and a new admin token end
+    it for every worker and replica. The cookie holds the key; only its digest is stored."""
+
+    __tablename__ = "admin_session"
+
+    key_digest: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    token_fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+
+
+class UnlockLink(db.Model):
+    """A one-time link that opens an admin session, asked for by a console holding the token."""
+
+    __tablename__ = "unlock_link"
+
+    token_digest: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    token_fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    next_path: Mapped[str | None] = mapped_column(sa.String(512))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SetupDraft(db.Model):
+    """The wizard's answers between steps, for one browser: Back, reload and a new unlock keep
+    them, and any worker or replica can take the next step."""
+
+    __tablename__ = "setup_draft"
+
+    key_digest: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    answers: Mapped[dict] = mapped_column(sa.JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
