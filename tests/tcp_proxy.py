@@ -4,6 +4,7 @@ without stopping the machine's PostgreSQL."""
 import contextlib
 import socket
 import threading
+import time
 
 
 class TcpProxy:
@@ -15,6 +16,15 @@ class TcpProxy:
         self._listener = None
         self._connections = set()
         self._lock = threading.Lock()
+        self.frozen = threading.Event()
+
+    def freeze(self):
+        """Go silent: connections are accepted and kept, but nothing is passed either way,
+        as a hung database host or a broken network path behaves."""
+        self.frozen.set()
+
+    def thaw(self):
+        self.frozen.clear()
 
     def start(self):
         listener = socket.socket()
@@ -47,6 +57,10 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if self.frozen.is_set():
+                with self._lock:
+                    self._connections.add(client)  # accepted, never answered
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
                 upstream.settimeout(None)
@@ -61,6 +75,8 @@ class TcpProxy:
     def _pump(self, source, sink):
         try:
             while data := source.recv(65536):
+                while self.frozen.is_set():
+                    time.sleep(0.05)  # hold what came in: the peer hears nothing
                 sink.sendall(data)
         except OSError:
             pass

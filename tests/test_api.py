@@ -5,22 +5,33 @@ import json
 
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, csrf_token_from
-from tests.license_factory import base_spec, fixture, signed_license, to_yaml
-from wizard.identity import Actor, load_identity, recent_changes, save_identity
-
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-LICENSE_ID = "1vusOokxAVp1tkRGuyxnF23PJcq"
+from tests.helpers import (
+    BEARER,
+    LICENSE_ID,
+    assert_nothing_saved,
+    csrf_token_from,
+    fixture,
+    recent_changes,
+)
+from tests.license_factory import base_spec, signed_license, to_yaml, write_global_public_key
+from wizard.id_rule import RULE
+from wizard.identity import Actor, save_identity
 
 
 def put(client, body, headers=BEARER, **kwargs):
     return client.put("/api/v1/identity", headers=headers, json=body, **kwargs)
 
 
-def assert_nothing_saved(app):
-    with app.app_context():
-        assert load_identity() is None
-        assert recent_changes() == []
+@pytest.fixture
+def custom_key_app(make_app, tmp_path):
+    """The app trusting the key the tests sign their own licenses with."""
+    return make_app(WIZARD_LICENSE_KEYS=str(write_global_public_key(tmp_path / "global.pem")))
+
+
+def post_yaml(client, data, query="instance_id=i-1"):
+    return client.post(
+        f"/api/v1/license?{query}", headers=BEARER, data=data, content_type="application/yaml"
+    )
 
 
 def test_put_identity_saves_and_returns_it(app, client):
@@ -36,8 +47,7 @@ def test_put_identity_saves_and_returns_it(app, client):
         "…PJcq",
     )
     assert LICENSE_ID not in response.text
-    with app.app_context():
-        [change] = recent_changes()
+    [change] = recent_changes(app)
     assert (change.method, change.actor, change.client_address) == ("api", "token", "127.0.0.1")
 
 
@@ -52,26 +62,36 @@ def test_put_identity_keeps_a_license_id_left_out_and_clears_a_null_one(app, cli
 @pytest.mark.parametrize(
     ("body", "errors"),
     [
-        ({"instance_id": "i-1"}, {"customer_id": ["Customer ID must not be blank."]}),
+        ({"instance_id": "i-1"}, {"customer_id": [f"Customer ID must not be blank: {RULE}."]}),
         (
             {"customer_id": "", "instance_id": "i-1"},
-            {"customer_id": ["Customer ID must not be blank."]},
+            {"customer_id": [f"Customer ID must not be blank: {RULE}."]},
         ),
-        ({"customer_id": 42, "instance_id": "i-1"}, {"customer_id": ["Customer ID must be text."]}),
+        (
+            {"customer_id": 42, "instance_id": "i-1"},
+            {"customer_id": [f"Customer ID must be text: {RULE}."]},
+        ),
         (
             {"customer_id": ["a"], "instance_id": "i-1"},
-            {"customer_id": ["Customer ID must be text."]},
+            {"customer_id": [f"Customer ID must be text: {RULE}."]},
         ),
         (
             {"customer_id": "a b", "instance_id": "i\x00"},
             {
-                "customer_id": [
-                    "Customer ID must not contain white space (found U+0020 at position 2)."
-                ],
+                "customer_id": [f"Customer ID must be {RULE}: found a space at position 2."],
                 "instance_id": [
-                    "Instance ID must not contain a control or invisible character "
-                    "(found U+0000 at position 2)."
+                    f"Instance ID must be {RULE}: found an invisible character (U+0000) at "
+                    "position 2."
                 ],
+            },
+        ),
+        (
+            {"customer_id": "\u0430cme", "instance_id": "i-1"},
+            {
+                "customer_id": [
+                    f"Customer ID must be {RULE}: found the non-ASCII character “\u0430” "
+                    "(U+0430) at position 1."
+                ]
             },
         ),
         (
@@ -130,8 +150,7 @@ def test_an_admin_session_may_use_the_api_with_its_csrf_token(app, client, admin
         headers={"X-CSRFToken": token},
     )
     assert accepted.status_code == 200
-    with app.app_context():
-        assert recent_changes()[0].actor == "session"
+    assert recent_changes(app)[0].actor == "session"
 
 
 def test_post_license_as_yaml_body_with_query_fields(app, client):
@@ -201,27 +220,42 @@ def test_post_license_asks_for_the_customer_id_the_license_lacks(app, client):
     assert_nothing_saved(app)
 
 
-def test_post_license_takes_the_customer_id_from_a_license_that_has_one(settings, app, tmp_path):
-    from tests.license_factory import write_global_public_key
-    from wizard import create_app
-
-    key = write_global_public_key(tmp_path / "global.pem")
-    client = create_app({**settings, "WIZARD_LICENSE_KEYS": str(key)}).test_client()
+def test_post_license_takes_the_customer_id_from_a_license_that_has_one(custom_key_app):
+    client = custom_key_app.test_client()
     data = to_yaml(signed_license(base_spec(customerID="cust-signed")))
-    response = client.post(
-        "/api/v1/license?instance_id=i-1",
-        headers=BEARER,
-        data=data,
-        content_type="application/yaml",
+    assert post_yaml(client, data).json["customer_id"] == "cust-signed"
+    clash = post_yaml(client, data, "instance_id=i-1&customer_id=other")
+    assert clash.status_code == 422
+    assert clash.json["errors"]["customer_id"] == [
+        "Customer ID other differs from the customer ID cust-signed that the license carries: "
+        "leave it out."
+    ]
+
+
+@pytest.mark.parametrize("license_id", ["has space", "x" * 300, "\u0430bc"])
+def test_a_signed_license_id_that_breaks_the_id_rule_is_422_not_500(custom_key_app, license_id):
+    client = custom_key_app.test_client()
+    response = post_yaml(
+        client,
+        to_yaml(signed_license(base_spec(licenseID=license_id))),
+        "instance_id=i&customer_id=c",
     )
-    assert response.json["customer_id"] == "cust-signed"
-    clash = client.post(
-        "/api/v1/license?instance_id=i-1&customer_id=other",
-        headers=BEARER,
-        data=data,
-        content_type="application/yaml",
-    )
-    assert clash.status_code == 422 and "differs" in clash.json["errors"]["customer_id"][0]
+    assert response.status_code == 422
+    assert response.json["reason"] == "not_a_license"
+    assert "The license's license ID (licenseID) must be" in response.json["errors"]["license"][0]
+    assert_nothing_saved(custom_key_app)
+
+
+def test_a_license_value_too_long_to_store_is_422_naming_it(custom_key_app):
+    client = custom_key_app.test_client()
+    data = to_yaml(signed_license(base_spec(customerName="C" * 300)))
+    response = post_yaml(client, data, "instance_id=i&customer_id=c")
+    assert response.status_code == 422
+    assert response.json["errors"]["license"] == [
+        "The license's customer name is 300 characters long; at most 255 can be saved. Ask "
+        "your vendor about this license."
+    ]
+    assert_nothing_saved(custom_key_app)
 
 
 @pytest.mark.parametrize(
@@ -238,10 +272,8 @@ def test_post_license_without_a_license_says_how_to_send_one(app, client, kwargs
     assert_nothing_saved(app)
 
 
-def test_post_license_over_the_size_limit_is_413_json(settings, app):
-    from wizard import create_app
-
-    client = create_app({**settings, "MAX_CONTENT_LENGTH": 2048}).test_client()
+def test_post_license_over_the_size_limit_is_413_json(make_app):
+    client = make_app(MAX_CONTENT_LENGTH=2048).test_client()
     response = client.post(
         "/api/v1/license?instance_id=i-1",
         headers=BEARER,
@@ -249,7 +281,10 @@ def test_post_license_over_the_size_limit_is_413_json(settings, app):
         content_type="application/yaml",
     )
     assert response.status_code == 413
-    assert response.is_json and "larger" in response.json["error"]
+    assert response.json == {
+        "error": "That upload is larger than this wizard accepts.",
+        "hint": "The most it accepts is 2,048 bytes (WIZARD_MAX_UPLOAD_BYTES).",
+    }
 
 
 def test_admin_status_includes_the_saved_license_summary(app, client):
@@ -266,3 +301,28 @@ def test_admin_status_includes_the_saved_license_summary(app, client):
     body = client.get("/api/v1/status", headers=BEARER).json
     assert body["license"]["signing_key"] == "production"
     assert body["license"]["expires_at"] == "2030-07-27T00:00:00+00:00"
+
+
+def test_a_console_with_the_token_gets_a_one_time_unlock_link(client):
+    response = client.post("/api/v1/unlock-link", headers=BEARER, json={"next": "/setup/"})
+    assert response.status_code == 200
+    body = response.json
+    assert body["path"].startswith("/setup/unlock/link/")
+    assert body["url"] == "http://localhost" + body["path"]
+    assert 55 <= body["expires_in"] <= 60
+    opened = client.get(body["path"])
+    assert (opened.status_code, opened.headers["Location"]) == (302, "/setup/")
+    assert client.get("/setup/").status_code == 200, "the browser is now the admin"
+
+
+def test_an_unlock_link_needs_the_bearer_token_and_a_path_on_this_wizard(client, admin):
+    assert client.post("/api/v1/unlock-link").status_code == 401
+    admin.unlock()
+    csrf = {"X-CSRFToken": csrf_token_from(client.get("/status").text)}
+    refused = client.post("/api/v1/unlock-link", headers=csrf)
+    assert refused.status_code == 403
+    assert refused.json["error"] == "Ask for an unlock link with the admin token as a bearer token."
+    for target in ("https://evil.example/", "//evil.example/x", "setup/"):
+        response = client.post("/api/v1/unlock-link", headers=BEARER, json={"next": target})
+        assert response.status_code == 422, target
+        assert response.json["errors"]["next"]

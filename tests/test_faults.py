@@ -1,17 +1,16 @@
 """The database goes away and comes back; two hundred saves arrive at once."""
 
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import ADMIN_TOKEN, csrf_token_from
+from tests.helpers import ADMIN_TOKEN, BEARER, FIXTURES, csrf_token_from, hidden
 from tests.http_client import Browser
-from tests.license_factory import FIXTURES
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def _multipart(field, filename, data):
@@ -23,13 +22,7 @@ def _multipart(field, filename, data):
     return body + data + f"\r\n--{boundary}--\r\n".encode(), boundary
 
 
-def _hidden(html, name):
-    import re
-
-    return re.search(rf'name="{name}" type="hidden" value="([^"]*)"', html).group(1)
-
-
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
 def test_the_wizard_survives_the_database_going_away_and_coming_back(
     database_url, env, start_server
 ):
@@ -56,41 +49,46 @@ def test_the_wizard_survives_the_database_going_away_and_coming_back(
         ),
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
-    assert "The license is valid" in details.text
-    review = browser.post(
+    assert details.status == 302 and details.headers["Location"] == "/setup/details"
+    assert "The license is valid" in browser.get("/setup/details").text
+    to_review = browser.post(
         "/setup/details",
         {
             "csrf_token": csrf,
-            "draft": _hidden(details.text, "draft"),
             "customer_id": "typed-customer",
             "instance_id": "typed-instance",
             "review": "Review",
         },
     )
+    assert to_review.headers["Location"] == "/setup/review"
+    review = browser.get("/setup/review")
     assert "Review and save" in review.text
 
     proxy.stop()
     try:
         status = browser.get("/status")
-        assert status.status == 503 and "cannot reach its database" in status.text
+        assert status.status == 503
+        assert "The database cannot be reached" in status.text
         api = browser.get("/api/v1/status")
-        assert api.status == 503 and "database" in api.json()["error"]
+        assert api.status == 503 and api.json()["error"].startswith("The database cannot be")
         ready = browser.get("/readyz")
         assert ready.status == 503 and ready.json()["reason"]
         save = browser.post(
-            "/setup/save",
-            {"csrf_token": csrf, "draft": _hidden(review.text, "draft"), "save": "Save"},
+            "/setup/review",
+            {"csrf_token": csrf, "based_on": hidden(review.text, "based_on"), "save": "Save"},
         )
-        assert save.status == 200
-        assert "nothing was saved" in save.text.lower()
-        assert "typed-customer" in save.text and "typed-instance" in save.text
+        assert save.status == 503
+        assert "Nothing was saved" in save.text
     finally:
         proxy.start()
 
+    # Nothing was lost: the review comes back as it was, and saves.
     assert browser.get("/readyz").status == 200
-    assert browser.get("/status").status == 200
+    again = browser.get("/setup/review")
+    assert "typed-customer" in again.text and "typed-instance" in again.text
     saved = browser.post(
-        "/setup/save", {"csrf_token": csrf, "draft": _hidden(save.text, "draft"), "save": "Save"}
+        "/setup/review",
+        {"csrf_token": csrf, "based_on": hidden(again.text, "based_on"), "save": "Save"},
     )
     assert saved.status == 302, saved.text[:500]
     document = browser.get("/api/v1/status", headers=BEARER).json()
@@ -98,6 +96,35 @@ def test_the_wizard_survives_the_database_going_away_and_coming_back(
         "typed-customer",
         "typed-instance",
     )
+    proxy.stop()
+
+
+@pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
+def test_a_database_that_accepts_but_never_answers_gets_a_503_in_bounded_time(
+    database_url, env, start_server
+):
+    url = sa.engine.make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    server = start_server(
+        {**env, "WIZARD_DATABASE_URL": proxied, "WIZARD_DATABASE_TIMEOUT": "2"}, workers=2
+    ).wait_ready()
+    browser = Browser(server.url)
+    assert browser.get("/api/v1/status", headers=BEARER).status == 200  # pools hold connections
+    proxy.freeze()
+    try:
+        for path, headers in (("/api/v1/status", BEARER), ("/status", {}), ("/readyz", {})):
+            started = time.monotonic()
+            response = browser.get(path, headers=headers)
+            waited = time.monotonic() - started
+            assert response.status == 503, path
+            assert waited < 10, f"{path} waited {waited:.1f} s"
+        started = time.monotonic()
+        assert browser.get("/healthz").status == 200
+        assert time.monotonic() - started < 1
+    finally:
+        proxy.thaw()
+    assert browser.get("/api/v1/status", headers=BEARER).status == 200, "back once it answers"
     proxy.stop()
 
 

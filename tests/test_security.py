@@ -1,24 +1,36 @@
 """Safe to expose and to embed: the lock, throttling, CSRF, headers, cookies, hosts, prefixes."""
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
-from tests.conftest import ADMIN_TOKEN, AdminActions, csrf_token_from
-from tests.license_factory import fixture
+from tests.helpers import (
+    ADMIN_TOKEN,
+    BEARER,
+    AdminActions,
+    Wizard,
+    assert_nothing_saved,
+    csrf_token_from,
+    fixture,
+    recent_changes,
+    saved_identity,
+)
 from wizard import create_app
-from wizard.identity import Actor, load_identity, recent_changes, save_identity
+from wizard.database import db
+from wizard.identity import Actor, save_identity
+from wizard.throttle import client_key
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-WIZARD_PAGES = ["/setup/", "/setup/upload", "/setup/paste", "/setup/manual"]
-WRITES = [
-    ("post", "/setup/upload"),
-    ("post", "/setup/paste"),
-    ("post", "/setup/choose"),
-    ("post", "/setup/details"),
-    ("post", "/setup/save"),
-]
+@pytest.fixture
+def engine_name():
+    """These checks do not depend on the database: SQLite only."""
+    return "sqlite"
+
+
+WIZARD_PAGES = ["/setup/", "/setup/upload", "/setup/paste", "/setup/details", "/setup/review"]
+WRITES = ["/setup/upload", "/setup/paste", "/setup/choose", "/setup/details", "/setup/review"]
 
 
 def test_without_the_token_every_wizard_page_is_the_unlock_page(client):
@@ -30,19 +42,21 @@ def test_without_the_token_every_wizard_page_is_the_unlock_page(client):
 
 def test_without_the_token_every_write_is_refused_and_nothing_saved(app, client):
     token = csrf_token_from(client.get("/setup/unlock").text)
-    for method, path in WRITES:
-        response = getattr(client, method)(
+    for path in WRITES:
+        response = client.post(
             path, data={"csrf_token": token, "customer_id": "x", "instance_id": "y"}
         )
-        assert response.status_code == 302 and "/setup/unlock" in response.headers["Location"]
-    for path in ("/api/v1/identity", "/api/v1/license"):
-        assert client.put(path).status_code in (401, 405)
-        assert client.post(path).status_code in (401, 405)
-    with app.app_context():
-        assert load_identity() is None
+        assert response.status_code == 302
+        assert response.headers["Location"] == f"/setup/unlock?next={path}", path
+    assert client.put("/api/v1/identity").status_code == 401
+    assert client.post("/api/v1/license").status_code == 401
+    assert client.post("/api/v1/unlock-link").status_code == 401
+    assert client.post("/api/v1/identity").status_code == 405
+    assert_nothing_saved(app)
 
 
 def test_without_the_token_the_status_tells_only_whether_and_when(app, client):
+    assert saved_identity(app) is None
     with app.app_context():
         save_identity(
             "acme-secret-customer", "instance-1", "1vusOokxAVp1tkRGuyxnF23PJcq", actor=Actor("cli")
@@ -74,16 +88,27 @@ def test_wrong_bearer_tokens_are_throttled_too(client):
 
 def test_a_form_without_a_valid_csrf_token_is_refused_clearly_and_saves_nothing(app, client, admin):
     admin.unlock()
+    Wizard(client).manual()
     for token in (None, "forged"):
-        data = {"customer_id": "acme", "instance_id": "i-1", "draft": "x"}
+        data = {"customer_id": "acme", "instance_id": "i-1", "review": "Review"}
         if token:
             data["csrf_token"] = token
         response = client.post("/setup/details", data=data)
         assert response.status_code == 400
         assert "did not come from this wizard" in response.text
         assert "Nothing was saved" in response.text
-    with app.app_context():
-        assert recent_changes() == []
+    assert recent_changes(app) == []
+
+
+def test_a_form_sent_from_another_site_is_refused(app, client, admin):
+    admin.unlock()
+    token = csrf_token_from(client.get("/status").text)
+    response = client.post(
+        "/setup/lock", data={"csrf_token": token}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert response.status_code == 403
+    assert "sent from another site" in response.text
+    assert client.get("/setup/").status_code == 200, "still unlocked: the form did nothing"
 
 
 def test_every_page_carries_the_security_headers(client):
@@ -115,10 +140,8 @@ def test_pages_have_no_inline_script_or_style(client, admin):
         assert not re.search(r'(src|href)="(https?:)?//', html), f"{path} loads from elsewhere"
 
 
-def test_frame_ancestors_come_from_the_setting(settings, app):
-    client = create_app(
-        {**settings, "WIZARD_FRAME_ANCESTORS": "'self' https://console.example"}
-    ).test_client()
+def test_frame_ancestors_come_from_the_setting(make_app):
+    client = make_app(WIZARD_FRAME_ANCESTORS="'self' https://console.example").test_client()
     csp = client.get("/status").headers["Content-Security-Policy"]
     assert "frame-ancestors 'self' https://console.example" in csp
 
@@ -128,10 +151,40 @@ def test_the_session_cookie_has_its_own_name_and_safe_attributes(client, admin):
     assert cookie.startswith("replicated_wizard_session=")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/;" in cookie
     assert "Secure" not in cookie, "plain http on a laptop still works"
+    assert "Partitioned" not in cookie
 
 
-def test_behind_a_proxy_the_cookie_is_secure_and_scoped_to_the_prefix(settings, app):
-    proxied = create_app({**settings, "WIZARD_PROXY_FIX": "for=1,proto=1,host=1,prefix=1"})
+def test_for_a_console_on_another_site_the_cookie_may_enter_its_frame(make_app):
+    """A browser sends a Lax cookie to no cross-site frame: over HTTPS the cookie becomes
+    SameSite=None, Secure and Partitioned when another site may frame the pages."""
+    app = make_app(WIZARD_FRAME_ANCESTORS="'self' https://console.example")
+    client = app.test_client()
+    secure = client.get("/setup/unlock", base_url="https://wizard.example")
+    cookie = secure.headers["Set-Cookie"]
+    assert "SameSite=None" in cookie and "Secure" in cookie and "Partitioned" in cookie
+    plain = app.test_client().get("/setup/unlock").headers["Set-Cookie"]
+    assert "SameSite=Lax" in plain and "Partitioned" not in plain, "None needs HTTPS"
+
+
+def test_a_form_whose_cookie_the_frame_withheld_says_so_and_offers_a_new_tab(make_app):
+    app = make_app(WIZARD_FRAME_ANCESTORS="'self' https://console.example")
+    client = app.test_client()
+    token = csrf_token_from(client.get("/setup/unlock").text)
+    client.delete_cookie("replicated_wizard_session")
+    response = client.post(
+        "/setup/unlock?next=/setup/",
+        data={"token": ADMIN_TOKEN, "csrf_token": token},
+        headers={"Sec-Fetch-Dest": "iframe"},
+    )
+    assert response.status_code == 400
+    assert "did not send this wizard&#39;s cookie inside the console&#39;s frame" in response.text
+    assert 'target="_blank"' in response.text
+    assert 'href="http://localhost/setup/unlock?next=/setup/"' in response.text
+    assert "This form has expired" not in response.text
+
+
+def test_behind_a_proxy_the_cookie_is_secure_and_scoped_to_the_prefix(make_app):
+    proxied = make_app(WIZARD_PROXY_FIX="for=1,proto=1,host=1,prefix=1")
     # The proxy strips the prefix, so the test client would not send a cookie scoped to it:
     # the test sends it by hand, as the browser does.
     client = proxied.test_client(use_cookies=False)
@@ -157,16 +210,14 @@ def test_behind_a_proxy_the_cookie_is_secure_and_scoped_to_the_prefix(settings, 
     assert response.headers["Location"] == "/admin/license/status"
 
 
-def test_the_client_address_behind_a_proxy_is_recorded(settings, app):
-    proxied = create_app({**settings, "WIZARD_PROXY_FIX": "for=1"})
-    client = proxied.test_client()
+def test_the_client_address_behind_a_proxy_is_recorded(make_app, app):
+    client = make_app(WIZARD_PROXY_FIX="for=1").test_client()
     client.put(
         "/api/v1/identity",
         json={"customer_id": "a", "instance_id": "b"},
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "X-Forwarded-For": "203.0.113.9"},
     )
-    with app.app_context():
-        assert recent_changes()[0].client_address == "203.0.113.9"
+    assert recent_changes(app)[0].client_address == "203.0.113.9"
 
 
 def test_a_bad_proxy_fix_setting_names_the_variable(settings):
@@ -174,40 +225,124 @@ def test_a_bad_proxy_fix_setting_names_the_variable(settings):
         create_app({**settings, "WIZARD_PROXY_FIX": "forwarded=yes"})
 
 
-def test_untrusted_host_names_are_refused(settings, app):
-    client = create_app(
-        {**settings, "WIZARD_TRUSTED_HOSTS": "wizard.example, localhost"}
-    ).test_client()
+def test_untrusted_host_names_are_refused(make_app):
+    client = make_app(WIZARD_TRUSTED_HOSTS="wizard.example, localhost").test_client()
     assert client.get("/status", headers={"Host": "wizard.example"}).status_code == 200
     refused = client.get("/status", headers={"Host": "evil.example"})
     assert refused.status_code == 400
     assert "does not answer to that host name" in refused.text
 
 
-def test_with_auth_none_every_page_opens_and_says_it_is_unlocked(settings, app):
-    client = create_app({**settings, "WIZARD_AUTH": "none"}).test_client()
-    for path in ["/status", *WIZARD_PAGES]:
+def test_with_auth_none_every_page_opens_and_says_it_is_unlocked(make_app):
+    client = make_app(WIZARD_AUTH="none").test_client()
+    for path in ["/status", "/setup/", "/setup/upload", "/setup/paste"]:
         page = client.get(path)
         assert page.status_code == 200, path
         assert "WIZARD_AUTH=none" in page.text, path
-    upload = client.get("/setup/upload")
-    details = client.post(
-        "/setup/upload",
-        data={
-            "csrf_token": csrf_token_from(upload.text),
-            "license_file": (__import__("io").BytesIO(fixture("valid-v1beta1.yaml")), "l.yaml"),
-        },
-        content_type="multipart/form-data",
-    )
+    details = Wizard(client).upload(fixture("valid-v1beta1.yaml"))
     assert "The license is valid" in details.text
 
 
-def test_rotating_the_token_ends_existing_sessions(settings, app, instance_path, runner):
+def test_rotating_the_token_ends_existing_sessions(settings, make_app, instance_path, runner):
     del settings["WIZARD_ADMIN_TOKEN"]
-    local = create_app(settings)
-    client = local.test_client()
+    client = make_app().test_client()
     token = (instance_path / "admin_token").read_text().strip()
     AdminActions(client).unlock(token)
     assert "customer_id" in client.get("/api/v1/status").json
-    runner("token", "--rotate")
+    result = runner("token", "--rotate")
+    assert "every admin session and unlock link has ended" in result.output
     assert "customer_id" not in client.get("/api/v1/status").json
+
+
+def test_lock_ends_the_session_for_a_cookie_kept_from_before(client, admin):
+    admin.unlock()
+    kept = client.get_cookie("replicated_wizard_session").value
+    locked = admin.lock()
+    assert locked.status_code == 302
+    assert "Locked." in client.get("/status").text
+    client.set_cookie("replicated_wizard_session", kept)  # replay the cookie from before Lock
+    assert client.get("/setup/").status_code == 302
+    assert "customer_id" not in client.get("/api/v1/status").json
+
+
+@pytest.mark.parametrize(
+    ("column", "age"),
+    [("last_seen_at", timedelta(minutes=31)), ("created_at", timedelta(hours=12, minutes=1))],
+    ids=["30 idle minutes", "12 hours"],
+)
+def test_a_session_ends_after_its_idle_and_absolute_lifetime(app, client, admin, column, age):
+    admin.unlock()
+    assert client.get("/setup/").status_code == 200
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(
+            sa.text(f"UPDATE admin_session SET {column} = :moment"),
+            {"moment": (datetime.now(UTC) - age).replace(tzinfo=None)},
+        )
+    ended = client.get("/setup/")
+    assert ended.status_code == 302
+    page = client.get(ended.headers["Location"])
+    assert "Your admin session ended" in page.text
+
+
+def test_a_wrong_bearer_token_on_a_page_is_401_and_counted(client):
+    for number in range(10):
+        response = client.post("/setup/lock", headers={"Authorization": f"Bearer {number:04d}"})
+        assert response.status_code == 401, number
+    response = client.post("/setup/lock", headers=BEARER)
+    assert response.status_code == 429, "the right token waits out the block too"
+
+
+def test_a_short_admin_token_is_refused_at_start_naming_the_rule(settings):
+    with pytest.raises(ValueError, match="WIZARD_ADMIN_TOKEN must be at least 24 characters"):
+        create_app({**settings, "WIZARD_ADMIN_TOKEN": "1234"})
+
+
+def test_ipv6_clients_count_by_their_64(client):
+    for number in range(10):
+        address = f"2001:db8:1:2::{number + 1:x}"
+        response = client.get(
+            "/api/v1/status",
+            headers={"Authorization": "Bearer wrong"},
+            environ_base={"REMOTE_ADDR": address},
+        )
+        assert response.status_code == 401
+    other_host_same_64 = client.get(
+        "/api/v1/status", headers=BEARER, environ_base={"REMOTE_ADDR": "2001:db8:1:2:ffff::9"}
+    )
+    assert other_host_same_64.status_code == 429
+    other_64 = client.get(
+        "/api/v1/status", headers=BEARER, environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"}
+    )
+    assert other_64.status_code == 200
+
+
+def test_client_keys():
+    assert client_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert client_key("::ffff:203.0.113.9") == "203.0.113.9"
+    assert client_key("203.0.113.9") == "203.0.113.9"
+
+
+def test_the_throttle_table_drops_windows_that_have_passed(app, client):
+    with app.app_context(), db.engine.begin() as connection:
+        old = (datetime.now(UTC) - timedelta(minutes=6)).replace(tzinfo=None)
+        for number in range(50):
+            connection.execute(
+                sa.text("INSERT INTO failed_unlock VALUES (:client, :moment, 3)"),
+                {"client": f"198.51.100.{number}", "moment": old},
+            )
+    client.get("/api/v1/status", headers={"Authorization": "Bearer wrong"})
+    with app.app_context(), db.engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT client_address FROM failed_unlock")).scalars()
+        assert sorted(rows) == ["*", "127.0.0.1"]
+
+
+def test_all_clients_together_have_a_ceiling(app, client):
+    """However many addresses a guesser has, past 1000 wrong tokens in 5 minutes all wait."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO failed_unlock VALUES ('*', :moment, 1000)"),
+            {"moment": datetime.now(UTC).replace(tzinfo=None)},
+        )
+    response = client.get("/api/v1/status", headers=BEARER)
+    assert response.status_code == 429
+    assert client.get("/api/v1/status").status_code == 200, "the public status stays open"

@@ -15,8 +15,7 @@ def _asset_folder(name):
 
 def create_app(config=None):
     """Create the wizard: settings from the environment (then `config`), extensions, blueprints."""
-
-    from . import api, auth, errors, health, security, setup, status
+    from . import api, auth, errors, filters, health, security, setup, status
     from .config import (
         SECRET_KEY_FILE,
         instance_path_from_env,
@@ -35,24 +34,28 @@ def create_app(config=None):
     )
     app.config.from_mapping(settings_from_env(instance_path))
     app.config.from_mapping(config)
+    database_url = app.config["WIZARD_DATABASE_URL"]
     app.config.update(
         WIZARD_INSTANCE_PATH=instance_path,
-        SQLALCHEMY_DATABASE_URI=app.config["WIZARD_DATABASE_URL"],
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(app.config["WIZARD_DATABASE_URL"]),
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(
+            database_url, app.config["WIZARD_DATABASE_TIMEOUT"]
+        ),
         SECRET_KEY=app.config["WIZARD_SECRET_KEY"]
         or read_or_create_secret(instance_path, SECRET_KEY_FILE),
+        # One limit for every body: a pasted license is a form field, not a file.
+        MAX_FORM_MEMORY_SIZE=app.config["MAX_CONTENT_LENGTH"],
         SESSION_COOKIE_NAME="replicated_wizard_session",
-        SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
     )
 
     db.init_app(app)
     with app.app_context():
-        configure_engine(db.engine)
+        configure_engine(db.engine, app.config["WIZARD_DATABASE_TIMEOUT"])
     security.init_app(app)
-
     auth.init_app(app)
     errors.init_app(app)
+    filters.init_app(app)
     for blueprint in (health.bp, auth.bp, status.bp, setup.bp, api.bp):
         app.register_blueprint(blueprint)
     app.wsgi_app = health.Liveness(app.wsgi_app)

@@ -2,18 +2,16 @@
 
 import hashlib
 import hmac
-import os
-import secrets
 from pathlib import Path
 
 from flask import current_app
 
-from .config import ADMIN_TOKEN_FILE, read_or_create_secret
+from .config import ADMIN_TOKEN_FILE, read_or_create_secret, replace_secret
 
 
 def token_path(instance_path):
-    """Return where the generated admin token is kept."""
-    return Path(instance_path) / ADMIN_TOKEN_FILE
+    """Return where the generated admin token is kept (an absolute path)."""
+    return Path(instance_path).resolve() / ADMIN_TOKEN_FILE
 
 
 def load_admin_token(config):
@@ -25,17 +23,10 @@ def load_admin_token(config):
 
 def rotate_admin_token(instance_path):
     """Replace the generated admin token with a new one, atomically, and return its path."""
-    path = token_path(instance_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{ADMIN_TOKEN_FILE}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(32) + "\n")
-    os.replace(tmp, path)
-    return path
+    return replace_secret(instance_path, ADMIN_TOKEN_FILE)
 
 
-_read_tokens = {}  # path -> (modification time, token): a stat per request, not a read
+_read_tokens = {}  # path -> (inode and modification time, token): a stat per request, not a read
 
 
 def current_token():
@@ -63,5 +54,6 @@ def token_matches(candidate):
 
 
 def token_fingerprint():
-    """A short digest of the current token, kept in the session so a rotation ends old sessions."""
-    return hashlib.sha256(current_token().encode()).hexdigest()[:16]
+    """A digest of the current token, kept with each admin session and unlock link so that a
+    new token ends them."""
+    return hashlib.sha256(current_token().encode()).hexdigest()[:32]

@@ -1,69 +1,51 @@
 """The JSON API under /api/v1: the status for anyone, and for the admin every write the
 wizard can do. Errors are JSON here, never HTML."""
 
-from flask import Blueprint, current_app, json, request
-from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from datetime import UTC, datetime
 
-from .auth import admin_credential, is_admin
-from .config import license_policy
+from flask import Blueprint, current_app, json, request, url_for
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized, UnsupportedMediaType
+
+from . import admin_sessions
+from .admin_token import token_fingerprint
+from .auth import admin_credential, bearer_token, is_admin, safe_next
 from .forms import IdentityApiForm, LicenseImportApiForm
 from .identity import (
     UNCHANGED,
     Actor,
+    CustomerIdProblem,
+    InvalidValue,
+    customer_id_for,
     load_identity,
-    load_license_summary,
     load_status,
     save_identity,
+    status_document,
 )
+from .licenses import LicensePolicy
+from .security import SAFE_METHODS, csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # checked below, where a session (not a bearer token) makes the call
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
 
-def _iso(moment):
-    return moment.isoformat() if moment else None
+@bp.before_request
+def require_the_admin_for_writes():
+    """Every write needs the admin: a bearer token, or an admin session and its CSRF token."""
+    if request.method in SAFE_METHODS or request.routing_exception is not None:
+        return
+    if not is_admin():
+        raise Unauthorized("Send the admin token as `Authorization: Bearer <token>`.")
+    if bearer_token() is None and current_app.config["WIZARD_AUTH"] == "token":
+        csrf.protect()
 
 
-def status_document(identity, summary, admin):
-    """What GET /api/v1/status answers: the public part for anyone, the details for the admin."""
-    document = {
-        "has_customer_info": bool(identity and identity.has_customer_info),
-        "updated_at": _iso(identity.updated_at) if identity else None,
-    }
-    if admin:
-        document.update(
-            customer_id=identity.customer_id if identity else None,
-            instance_id=identity.instance_id if identity else None,
-            license_id_hint=identity.license_id_hint if identity else None,
-            license=license_document(summary),
-        )
-    return document
-
-
-def license_document(summary):
-    """The stored license summary as JSON, or None."""
-    if summary is None:
-        return None
-    return {
-        "app_slug": summary.app_slug,
-        "customer_name": summary.customer_name,
-        "license_type": summary.license_type,
-        "channel_name": summary.channel_name,
-        "expires_at": _iso(summary.expires_at),
-        "signing_key": summary.signing_key,
-        "license_version": summary.license_version,
-        "license_sequence": summary.license_sequence,
-        "entitlements": summary.entitlements or [],
-        "source": summary.source,
-        "verified_at": _iso(summary.verified_at),
-    }
-
-
-def _saved_document(saved):
+def _saved_document():
     """What a write answers: the identity just saved, as an admin's status shows it."""
-    return status_document(saved, load_license_summary(), admin=True)
+    identity, summary, _ = load_status(changes=0)
+    return status_document(identity, summary, admin=True)
 
 
 def _actor():
@@ -82,8 +64,7 @@ def status():
     """Whether the identity is set, and when it last changed; the admin gets the details."""
     if not is_admin():
         return status_document(load_identity(), None, admin=False)
-    identity, summary, _ = load_status(changes=0)
-    return status_document(identity, summary, admin=True)
+    return _saved_document()
 
 
 def _json_object():
@@ -108,9 +89,9 @@ def put_identity():
     form = IdentityApiForm(_json_object())
     if not form.validate():
         return _unprocessable(form.all_errors)
-    license_id = form.license_id.data if "license_id" in form._raw else UNCHANGED
-    saved = save_identity(form.customer_id.data, form.instance_id.data, license_id, actor=_actor())
-    return _saved_document(saved)
+    license_id = form.license_id.data if form.was_sent("license_id") else UNCHANGED
+    save_identity(form.customer_id.data, form.instance_id.data, license_id, actor=_actor())
+    return _saved_document()
 
 
 def _license_upload():
@@ -122,9 +103,7 @@ def _license_upload():
         upload = request.files.get("license")
         text = fields.pop("license", None)
         data = upload.read() if upload else text
-        if not data:
-            return None, fields
-        return data, fields
+        return data or None, fields
     if mimetype in YAML_TYPES:
         return request.get_data(), fields
     raise UnsupportedMediaType(
@@ -140,37 +119,51 @@ def post_license():
     form = LicenseImportApiForm(fields.to_dict())
     errors = {} if form.validate() else form.all_errors
     if data is None:
-        return _unprocessable(
-            {
-                **errors,
-                "license": [
-                    "License is missing: send the file as the body or as the multipart "
-                    "field license."
-                ],
-            },
-            reason="not_a_license",
-        )
-    policy = license_policy(current_app)
+        errors["license"] = [
+            "License is missing: send the file as the body or as the multipart field license."
+        ]
+        return _unprocessable(errors, reason="not_a_license")
     number = form.license_number.data if isinstance(form.license_number.data, int) else 1
-    verdict = policy.verify(data, choice=number - 1)
+    verdict = LicensePolicy.for_app(current_app).verify(data, choice=number - 1)
     if not verdict.valid:
         return _unprocessable({**errors, "license": [verdict.message]}, reason=str(verdict.reason))
     lic = verdict.license
-    customer_id = form.customer_id.data
-    if lic.customer_id and customer_id and customer_id != lic.customer_id:
-        errors["customer_id"] = [
-            f"Customer ID {customer_id} differs from the license's signed customer ID "
-            f"{lic.customer_id}: leave it out."
-        ]
-    elif not lic.customer_id and not customer_id and "customer_id" not in errors:
-        errors["customer_id"] = ["Customer ID is required: this license does not carry one."]
+    customer_id = None
+    if "customer_id" not in errors:
+        try:
+            customer_id = customer_id_for(lic.customer_id, form.customer_id.data)
+        except CustomerIdProblem as problem:
+            errors["customer_id"] = [f"Customer ID {problem}."]
     if errors:
         return _unprocessable(errors, reason=str(verdict.reason))
-    saved = save_identity(
-        lic.customer_id or customer_id,
-        form.instance_id.data,
-        lic.license_id,
-        summary=lic.summary("api"),
-        actor=_actor(),
-    )
-    return _saved_document(saved)
+    try:
+        save_identity(
+            customer_id,
+            form.instance_id.data,
+            lic.license_id,
+            summary=lic.summary("api"),
+            actor=_actor(),
+        )
+    except InvalidValue as error:
+        return _unprocessable({"license": [str(error)]}, reason="not_a_license")
+    return _saved_document()
+
+
+@bp.post("/unlock-link")
+def unlock_link():
+    """A one-time link that opens the wizard unlocked, for a console that holds the admin token:
+    valid for a minute, good for one browser session. Body (optional): {"next": "/setup/"}."""
+    if bearer_token() is None:
+        raise Forbidden("Ask for an unlock link with the admin token as a bearer token.")
+    body = _json_object() if request.get_data() else {}
+    next_path = body.get("next", "/")
+    if safe_next(next_path) is None or len(next_path) > 512:
+        return _unprocessable({"next": ["next must be a path on this wizard, such as /setup/."]})
+    secret, expires_at = admin_sessions.create_link(token_fingerprint(), next_path)
+    path = url_for("auth.unlock_link", secret=secret)
+    return {
+        "path": path,
+        "url": request.host_url.rstrip("/") + path,
+        "expires_at": expires_at.isoformat(),
+        "expires_in": round((expires_at - datetime.now(UTC)).total_seconds()),
+    }

@@ -1,24 +1,40 @@
-"""Who is the admin: the unlock page, the admin session, bearer tokens, and throttling."""
+"""Who is the admin: the unlock and lock pages, one-time unlock links, bearer tokens, and the
+throttle that every token check goes through."""
 
-import functools
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.exceptions import TooManyRequests, Unauthorized
 
-from . import throttle
-from .admin_token import load_admin_token, token_fingerprint, token_matches
+from . import admin_sessions, throttle
+from .admin_token import load_admin_token, token_fingerprint, token_matches, token_path
+from .config import check_admin_token
 from .forms import UnlockForm
 
 bp = Blueprint("auth", __name__, url_prefix="/setup")
 
 AUTH_MODES = ("token", "none")
 
+# What the browser's session keeps besides the admin claim: the wizard's draft survives a new
+# unlock, so the admin returns to the step they were on.
+KEPT_ACROSS_UNLOCK = ("draft",)
+
 
 def init_app(app):
-    """Check the auth mode and make `is_admin` available to templates."""
+    """Check the auth mode and the token, and make `is_admin` available to templates."""
     if app.config["WIZARD_AUTH"] not in AUTH_MODES:
         raise ValueError(f"WIZARD_AUTH must be one of {', '.join(AUTH_MODES)}")
+    check_admin_token(app.config["WIZARD_ADMIN_TOKEN"])
     if app.config["WIZARD_AUTH"] == "token":
         load_admin_token(app.config)  # generated now, so `setup-wizard token` can point at it
     app.context_processor(
@@ -45,9 +61,14 @@ def bearer_token():
     return None
 
 
+def client():
+    """The client this request's wrong tokens count against."""
+    return throttle.client_key(request.remote_addr)
+
+
 def refuse_if_throttled():
     """Answer 429 (with Retry-After) to a client that gave too many wrong tokens."""
-    wait = throttle.retry_after(request.remote_addr)
+    wait = throttle.retry_after(client())
     if wait:
         raise TooManyRequests(
             f"Too many wrong admin tokens from your address. Try again in {wait} seconds.",
@@ -55,29 +76,41 @@ def refuse_if_throttled():
         )
 
 
-def is_admin():
-    """True for the admin: lock off, a valid bearer token, or an unlocked session.
+def check_token(candidate):
+    """Every token check goes here: refuse a throttled client, compare, count a wrong one."""
+    refuse_if_throttled()
+    if token_matches(candidate):
+        return True
+    throttle.record_failure(client())
+    return False
 
-    A bearer token that is wrong is an error (401), never a quiet fall-back to the public view,
-    so a misconfigured console or script notices at once.
-    """
+
+def authenticate_bearer():
+    """Check the request's bearer token, once per request: 401 when it is wrong, never a quiet
+    fall-back to the public view, so a misconfigured console or script notices at once."""
+    if "is_admin" not in g:
+        g.is_admin = False  # an error page rendered for this request must not count it again
+        g.is_admin = check_token(bearer_token())
+    if not g.is_admin:
+        raise Unauthorized("The bearer token is not the admin token.")
+
+
+def is_admin():
+    """True for the admin: lock off, a valid bearer token, or an open admin session."""
     if "is_admin" in g:
         return g.is_admin
     g.is_admin = False
     if current_app.config["WIZARD_AUTH"] == "none":
         g.is_admin = True
-        return True
-    token = bearer_token()
-    if token is not None:
-        refuse_if_throttled()
-        if not token_matches(token):
-            throttle.record_failure(request.remote_addr)
-            raise Unauthorized("The bearer token is not the admin token.")
-        g.is_admin = True
-    else:
-        # Only a session that claims to be the admin costs a look at the token.
-        claim = session.get("admin")
-        g.is_admin = claim is not None and claim == token_fingerprint()
+    elif bearer_token() is not None:
+        del g.is_admin
+        authenticate_bearer()
+    elif "admin" in session:
+        # Only a browser that claims a session costs a look at the database.
+        g.is_admin = admin_sessions.session_is_open(session["admin"], token_fingerprint())
+        if not g.is_admin:
+            session.pop("admin")
+            g.session_ended = "expired"
     return g.is_admin
 
 
@@ -88,47 +121,98 @@ def admin_credential():
     return "token" if bearer_token() is not None else "session"
 
 
-def admin_required(view):
-    """Send whoever is not the admin to the unlock page, then back."""
+def require_admin():
+    """A blueprint's before_request: whoever is not the admin goes to the unlock page, and comes
+    back to the page they were on (a form sent to a step comes back to that step's page)."""
+    if is_admin():
+        return None
+    ended = session.pop("ended", None) or g.get("session_ended")
+    if ended:
+        flash(ENDED_MESSAGES.get(ended, ENDED_MESSAGES["expired"]), "info")
+    return redirect(url_for("auth.unlock", next=request.path))
 
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if not is_admin():
-            return redirect(url_for("auth.unlock", next=request.full_path.rstrip("?")))
-        return view(*args, **kwargs)
 
-    return wrapped
+ENDED_MESSAGES = {
+    "locked": "The wizard was locked, in this tab or another. Unlock it to go on where you "
+    "were: your answers are kept.",
+    "expired": "Your admin session ended (30 minutes without use, 12 hours at most, or a new "
+    "admin token). Unlock again to go on where you were: your answers are kept.",
+}
 
 
-def _safe_next(target):
-    """Accept only a path on this site as the place to return to."""
-    if not target:
-        return url_for("status.page")
+def safe_next(target):
+    """A path on this site to return to (never another site), or None."""
+    if not target or not isinstance(target, str):
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("status.page")
-    # The path was taken from request.full_path, which has no script root: add it back.
-    return request.script_root + target
+        return None
+    if "\\" in target or any(ord(char) < 0x20 for char in target):
+        return None
+    return target
+
+
+def _return_to(target):
+    # Paths are kept without the script root (the prefix); add it back.
+    path = safe_next(target)
+    return request.script_root + path if path else url_for("status.page")
+
+
+def _start_admin_session():
+    """A new session for the admin: new cookie contents, the draft kept."""
+    kept = {name: session[name] for name in KEPT_ACROSS_UNLOCK if name in session}
+    session.clear()
+    session.update(kept)
+    session["admin"] = admin_sessions.open_session(token_fingerprint())
+    g.is_admin = True
 
 
 @bp.route("/unlock", methods=["GET", "POST"])
 def unlock():
     """Start an admin session with the admin token."""
     form = UnlockForm()
-    if form.is_submitted():
-        refuse_if_throttled()
     if form.validate_on_submit():
-        throttle.forget_failures(request.remote_addr)
-        session.clear()
-        session["admin"] = token_fingerprint()
-        return redirect(_safe_next(request.args.get("next")))
-    if form.is_submitted() and form.token.data and form.token.errors:
-        throttle.record_failure(request.remote_addr)
-    return render_template("auth/unlock.html", form=form)
+        if check_token(form.token.data):
+            throttle.forget_failures(client())
+            _start_admin_session()
+            flash("Unlocked. You can now see and change the license identity.", "success")
+            return redirect(_return_to(request.args.get("next")))
+        form.token.errors.append(
+            "That is not the admin token. Copy it again from the file named below."
+        )
+    return render_template("auth/unlock.html", form=form, **_where_the_token_is())
+
+
+def _where_the_token_is():
+    config = current_app.config
+    if config["WIZARD_AUTH"] != "token" or config["WIZARD_ADMIN_TOKEN"]:
+        return {"token_file": None}
+    return {"token_file": token_path(config["WIZARD_INSTANCE_PATH"])}
+
+
+@bp.get("/unlock/link/<secret>")
+def unlock_link(secret):
+    """Open an admin session with a one-time link a console asked for (POST /api/v1/unlock-link)."""
+    refuse_if_throttled()
+    try:
+        next_path = admin_sessions.use_link(secret, token_fingerprint())
+    except admin_sessions.LinkRefused:
+        throttle.record_failure(client())
+        flash(
+            "That unlock link was used already or has expired: a link works once, for a minute. "
+            "Open the wizard from the console again, or enter the admin token.",
+            "error",
+        )
+        return redirect(url_for("auth.unlock"))
+    _start_admin_session()
+    return redirect(_return_to(next_path or "/"))
 
 
 @bp.post("/lock")
 def lock():
-    """End the admin session."""
-    session.pop("admin", None)
+    """End the admin session, here and on every worker and replica."""
+    admin_sessions.close_session(session.pop("admin", None))
+    session["ended"] = "locked"
+    g.is_admin = False
+    flash("Locked. The admin token is needed to make changes again.", "success")
     return redirect(url_for("status.page"))

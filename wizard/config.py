@@ -1,11 +1,23 @@
-"""The WIZARD_* settings, their defaults, and the secrets generated into the instance folder."""
+"""The WIZARD_* settings, their defaults, the instance folder, and the secrets generated into it."""
 
+import errno
+import logging
 import os
 import secrets
+import stat
 from pathlib import Path
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 ADMIN_TOKEN_FILE = "admin_token"  # noqa: S105 - a file name, not a secret
+
+# A configured admin token shorter than this could be guessed despite the throttle.
+MIN_ADMIN_TOKEN_LENGTH = 24
+
+log = logging.getLogger("wizard")
+
+
+class InsecureFile(ValueError):
+    """The instance folder or a secret in it can be changed by another user: not trusted."""
 
 
 def _env(name, default=None):
@@ -14,26 +26,45 @@ def _env(name, default=None):
     return value or default
 
 
-def _int_env(name, default):
-    """Return an integer setting, naming the variable when it is not a whole number."""
+def _number_env(name, default, kind=int, minimum=None):
+    """Return a numeric setting, naming the variable when it is not a number or too small."""
     raw = _env(name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+        noun = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{name} must be {noun}, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
+
+
+def default_instance_path():
+    """Where secrets and the SQLite file live by default, whatever the working directory:
+    Flask's convention, `<prefix>/var/wizard-instance` for an installed package (the virtual
+    environment's prefix, say), `instance/` beside the package in a source checkout."""
+    from flask.sansio.scaffold import find_package
+
+    prefix, package_path = find_package(__name__.partition(".")[0])
+    if prefix is None:
+        return os.path.join(package_path, "instance")
+    return os.path.join(prefix, "var", "wizard-instance")
 
 
 def instance_path_from_env():
-    """Return the absolute instance folder from WIZARD_INSTANCE_PATH (default ./instance)."""
-    return str(Path(_env("WIZARD_INSTANCE_PATH", "instance")).expanduser().resolve())
+    """Return the absolute instance folder: WIZARD_INSTANCE_PATH, or the default."""
+    return str(Path(_env("WIZARD_INSTANCE_PATH") or default_instance_path()).expanduser().resolve())
 
 
 def settings_from_env(instance_path):
     """Read every WIZARD_* setting into a Flask config mapping."""
     return {
         "WIZARD_DATABASE_URL": _env("WIZARD_DATABASE_URL", f"sqlite:///{instance_path}/wizard.db"),
+        "WIZARD_DATABASE_TIMEOUT": _number_env(
+            "WIZARD_DATABASE_TIMEOUT", 10.0, kind=float, minimum=0.5
+        ),
         "WIZARD_SECRET_KEY": _env("WIZARD_SECRET_KEY"),
         "WIZARD_ADMIN_TOKEN": _env("WIZARD_ADMIN_TOKEN"),
         "WIZARD_AUTH": _env("WIZARD_AUTH", "token"),
@@ -43,42 +74,111 @@ def settings_from_env(instance_path):
         "WIZARD_EXPECTED_APP_SLUG": _env("WIZARD_EXPECTED_APP_SLUG"),
         "WIZARD_LICENSE_KEYS": _env("WIZARD_LICENSE_KEYS", "production"),
         "WIZARD_REPLICATED_SDK_URL": _env("WIZARD_REPLICATED_SDK_URL"),
-        "MAX_CONTENT_LENGTH": _int_env("WIZARD_MAX_UPLOAD_BYTES", 1024 * 1024),
+        "WIZARD_SDK_TIMEOUT": _number_env("WIZARD_SDK_TIMEOUT", 5.0, kind=float, minimum=0.1),
+        "MAX_CONTENT_LENGTH": _number_env("WIZARD_MAX_UPLOAD_BYTES", 1024 * 1024, minimum=1024),
     }
+
+
+def check_admin_token(token):
+    """Refuse a configured admin token too short to resist guessing, naming the variable."""
+    if token is not None and len(token) < MIN_ADMIN_TOKEN_LENGTH:
+        raise ValueError(
+            f"WIZARD_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters (this "
+            f"one has {len(token)}), so that it cannot be guessed. Make one with: python3 -c "
+            "'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+
+
+# --- The instance folder and its secrets -----------------------------------------------------
+
+
+def _refuse_if_others_can_change(path, info, what):
+    if info.st_uid != os.geteuid():
+        raise InsecureFile(
+            f"{what} {path} belongs to another user (uid {info.st_uid}), so the wizard does not "
+            "trust it. Give it to the user the wizard runs as, or set WIZARD_INSTANCE_PATH."
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise InsecureFile(
+            f"{what} {path} can be changed by other users (mode {stat.filemode(info.st_mode)}), "
+            f"so the wizard does not trust it. Run: chmod go-w {path}"
+        )
+
+
+def private_folder(path):
+    """Create the folder (mode 0700) if it is missing and return it as a Path. Refuse a folder
+    that another user owns or can write: secrets planted there would be trusted."""
+    folder = Path(path)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = folder.stat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise InsecureFile(f"The instance folder {folder} is not a folder.")
+    _refuse_if_others_can_change(folder, info, "The instance folder")
+    if info.st_mode & 0o077:
+        folder.chmod(0o700)  # an older install's 0755: ours, so made private
+    return folder
+
+
+def _read_secret(path):
+    """Read a secret file without following a link, refusing one another user can change."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        raise InsecureFile(
+            f"The secret file {path} is a symbolic link, so the wizard does not trust it. "
+            "Remove the link: the wizard makes the file itself."
+        ) from None
+    with os.fdopen(fd) as handle:
+        info = os.fstat(fd)
+        _refuse_if_others_can_change(path, info, "The secret file")
+        if info.st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+        return handle.read().strip()
+
+
+def _write_new_file(folder, text):
+    """Write text to a new file of a random name in the folder (0600, never through a link)."""
+    while True:
+        path = folder / f".new-{secrets.token_hex(8)}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        return path
 
 
 def read_or_create_secret(instance_path, name):
     """Return the secret stored in the instance folder, creating it (mode 0600) the first time.
 
     Several gunicorn workers, or several replicas sharing a volume, may start at the same
-    moment: the file is written under a temporary name and hard-linked into place, so exactly
+    moment: the file is written under a random name and hard-linked into place, so exactly
     one value wins and every process reads that one.
     """
-    folder = Path(instance_path)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_folder(instance_path)
     path = folder / name
-    if not path.exists():
-        tmp = folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(32) + "\n")
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_text().strip()
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    tmp = _write_new_file(folder, secrets.token_urlsafe(32) + "\n")
+    try:
+        os.link(tmp, path)
+        log.info("generated a new %s in %s", name.replace("_", " "), path)
+    except FileExistsError:
+        pass  # another process won; its value is the one
+    finally:
+        tmp.unlink()
+    return _read_secret(path)
 
 
-def license_policy(app):
-    """What licenses this app accepts, built from its settings on first use (it loads keys).
-
-    Raises ValueError naming WIZARD_LICENSE_KEYS when a key cannot be loaded.
-    """
-    policy = app.extensions.get("license_policy")
-    if policy is None:
-        from .licenses import LicensePolicy
-
-        policy = app.extensions["license_policy"] = LicensePolicy.from_settings(app.config)
-    return policy
+def replace_secret(instance_path, name):
+    """Replace a generated secret with a new one, atomically; return its path."""
+    folder = private_folder(instance_path)
+    tmp = _write_new_file(folder, secrets.token_urlsafe(32) + "\n")
+    path = folder / name
+    os.replace(tmp, path)  # a rename replaces a link at the path, never what it points to
+    return path

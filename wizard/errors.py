@@ -1,11 +1,11 @@
-"""Error pages and JSON errors: a clear message and what to do, never a stack trace."""
+"""Error pages and JSON errors: what happened and what to do, never a stack trace."""
 
 import sqlalchemy as sa
-from flask import render_template, request
+from flask import current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
-from .database import db
+from .database import database_problem
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -16,7 +16,7 @@ MESSAGES = {
     413: "That upload is larger than this wizard accepts.",
     429: "Too many attempts. Wait a little, then try again.",
     500: "Something went wrong on the server. Nothing was saved.",
-    503: "The wizard cannot reach its database right now. Nothing was saved.",
+    503: "The wizard cannot use its database right now. Nothing was saved.",
 }
 
 
@@ -24,14 +24,20 @@ def _wants_json():
     return request.blueprint in {"api", "health"}
 
 
-def _respond(status, message, hint=None, headers=None):
+def respond(status, message, hint=None, headers=None, **page):
+    """An error as JSON for the API, as a page for a person."""
     if _wants_json():
         body = {"error": message}
         if hint:
             body["hint"] = hint
         return body, status, headers or {}
-    page = render_template("error.html", status=status, message=message, hint=hint)
-    return page, status, headers or {}
+    html = render_template("error.html", status=status, message=message, hint=hint, **page)
+    return html, status, headers or {}
+
+
+def _cookie_withheld():
+    """True when the browser sent no session cookie at all with a form it got from us."""
+    return current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
 
 
 def init_app(app):
@@ -39,7 +45,24 @@ def init_app(app):
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return _respond(
+        if _cookie_withheld() and request.headers.get("Sec-Fetch-Dest") == "iframe":
+            https = "" if request.is_secure else " It also needs HTTPS to keep one in a frame."
+            return respond(
+                400,
+                "Your browser did not send this wizard's cookie inside the console's frame, so "
+                "the form could not be trusted. Nothing was saved.",
+                "Browsers that block third-party cookies do this. Open the wizard in a new "
+                f"tab and carry on there.{https}",
+                new_tab_url=request.url,
+            )
+        if _cookie_withheld():
+            return respond(
+                400,
+                "Your browser did not send this wizard's cookie, so the form could not be "
+                "trusted. Nothing was saved.",
+                "Allow cookies for this site, then reload the page and send the form again.",
+            )
+        return respond(
             400,
             "This form has expired or did not come from this wizard. Nothing was saved.",
             "Go back, reload the page, and submit the form again.",
@@ -59,25 +82,34 @@ def init_app(app):
     def http_error(error):
         message = MESSAGES.get(error.code, error.description)
         headers = {}
-        if error.code in (401, 429) and error.description != type(error).description:
+        if error.code in (401, 403, 429) and error.description != type(error).description:
             message = error.description  # our own words: what exactly to do
         if getattr(error, "retry_after", None):
             headers["Retry-After"] = str(error.retry_after)
         if error.code == 401 and _wants_json():
             headers["WWW-Authenticate"] = 'Bearer realm="setup-wizard"'
-        return _respond(error.code, message, headers=headers)
+        hint = None
+        if error.code == 413:
+            limit = current_app.config["MAX_CONTENT_LENGTH"]
+            hint = f"The most it accepts is {limit:,} bytes (WIZARD_MAX_UPLOAD_BYTES)."
+        return respond(error.code, message, hint, headers=headers)
 
     @app.errorhandler(sa.exc.DBAPIError)
     def database_error(error):
-        db.session.rollback()
-        app.logger.warning("database unavailable: %s", type(error.orig).__name__)
-        return _respond(
-            503,
-            MESSAGES[503],
+        problem = database_problem(error)
+        app.logger.warning("database error (%s): %s", problem.kind, type(error.orig).__name__)
+        hint = {
+            "no_schema": None,
+            "too_long": "Check the values sent; nothing was saved.",
+        }.get(
+            problem.kind,
             "Check that the database is running and that the schema is current "
             "(`setup-wizard db upgrade`), then reload.",
         )
+        if request.method not in ("GET", "HEAD"):
+            hint = f"Nothing was saved. {hint or ''}".strip()
+        return respond(problem.status, problem.message, hint)
 
     @app.errorhandler(InternalServerError)
     def internal_error(error):
-        return _respond(500, MESSAGES[500])
+        return respond(500, MESSAGES[500])

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from flask import Blueprint
 
-from .database import db
+from .database import database_problem, db
 from .schema import SchemaNotReady, check_schema
 
 bp = Blueprint("health", __name__)
@@ -50,6 +50,5 @@ def readyz():
     except SchemaNotReady as error:
         return {"status": "unavailable", "reason": str(error)}, 503
     except sa.exc.DBAPIError as error:
-        reason = f"the database does not answer ({type(error.orig).__name__})"
-        return {"status": "unavailable", "reason": reason}, 503
+        return {"status": "unavailable", "reason": database_problem(error).message}, 503
     return {"status": "ready"}

@@ -1,13 +1,13 @@
 """What makes the wizard safe to expose and to embed: proxies, host names, cookies, CSRF,
 and response headers."""
 
+import io
+
 from flask import request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import Forbidden
 from werkzeug.middleware.proxy_fix import ProxyFix
-
-from .admin_token import token_matches
 
 csrf = CSRFProtect()
 
@@ -34,9 +34,19 @@ def parse_proxy_fix(setting):
     return hops
 
 
+def frames_from_other_sites(frame_ancestors):
+    """True when WIZARD_FRAME_ANCESTORS lets another site show the pages in a frame."""
+    return any(source not in ("'self'", "'none'") for source in frame_ancestors.split())
+
+
 class PrefixAwareSessionInterface(SecureCookieSessionInterface):
     """The session cookie lives under the prefix the wizard is served at, and is Secure
     whenever the request came in over HTTPS (directly or through a trusted proxy).
+
+    When another site may frame the pages, the cookie is SameSite=None over HTTPS (a browser
+    sends a Lax cookie to no cross-site frame) and Partitioned, so that browsers that block
+    third-party cookies still keep it for frames on that one console. The CSRF token and the
+    Sec-Fetch-Site check then do what SameSite did.
 
     The signing serializer is built once per app rather than per request, and not at all for a
     request without a session cookie (a console polling the status sends none).
@@ -60,6 +70,43 @@ class PrefixAwareSessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app):
         return request.is_secure or app.config["SESSION_COOKIE_SECURE"]
 
+    def _cross_site(self, app):
+        return app.config["WIZARD_CROSS_SITE_FRAMES"] and request.is_secure
+
+    def get_cookie_samesite(self, app):
+        return "None" if self._cross_site(app) else "Lax"
+
+    def get_cookie_partitioned(self, app):
+        return self._cross_site(app)
+
+
+class BodyLimit:
+    """A body over MAX_CONTENT_LENGTH is refused however it is sent.
+
+    With a Content-Length, werkzeug refuses it before reading. A chunked body has none, and
+    werkzeug stops reading at the limit and hands over what it read, so a license followed
+    by megabytes would be cut and then used. This reads a chunked body up to one byte past the
+    limit: over it, the request goes on as one whose Content-Length says too much (and gets the
+    usual 413 page or JSON); under it, with the body in memory and its length set.
+    """
+
+    def __init__(self, app, limit):
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ, start_response):
+        if environ.get("wsgi.input_terminated") and not environ.get("CONTENT_LENGTH"):
+            stream, body = environ["wsgi.input"], bytearray()
+            while len(body) <= self.limit:
+                piece = stream.read(min(64 * 1024, self.limit + 1 - len(body)))
+                if not piece:
+                    break
+                body += piece
+            environ["wsgi.input"] = io.BytesIO(b"" if len(body) > self.limit else bytes(body))
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ.pop("HTTP_TRANSFER_ENCODING", None)  # the length is now what counts
+        return self.app(environ, start_response)
+
 
 def content_security_policy(frame_ancestors):
     return "; ".join(
@@ -78,31 +125,41 @@ def content_security_policy(frame_ancestors):
 
 def init_app(app):
     """Install the proxy fix, trusted hosts, the session cookie, CSRF and the headers."""
+    app.wsgi_app = BodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     hops = parse_proxy_fix(app.config["WIZARD_PROXY_FIX"])
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, **hops)
     hosts = app.config["WIZARD_TRUSTED_HOSTS"]
     if hosts:
         app.config["TRUSTED_HOSTS"] = [h.strip() for h in hosts.split(",") if h.strip()]
+    app.config["WIZARD_CROSS_SITE_FRAMES"] = frames_from_other_sites(
+        app.config["WIZARD_FRAME_ANCESTORS"]
+    )
     app.session_interface = PrefixAwareSessionInterface()
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
     policy = content_security_policy(app.config["WIZARD_FRAME_ANCESTORS"])
 
     @app.before_request
-    def check_host_and_csrf():
-        from .auth import bearer_token, is_admin
+    def check_host_and_forms():
+        from .auth import authenticate_bearer, bearer_token
 
         if app.config.get("TRUSTED_HOSTS"):
             request.host  # noqa: B018 - reading it checks it against TRUSTED_HOSTS
-        if request.method in SAFE_METHODS or request.routing_exception is not None:
-            return  # nothing to protect, or a 404/405 to report as such
-        if request.blueprint == "api" and not is_admin():
-            raise Unauthorized("Send the admin token as `Authorization: Bearer <token>`.")
+        if (
+            request.method in SAFE_METHODS
+            or request.routing_exception is not None  # a 404 or 405 to report as such
+            or request.blueprint == "api"  # the API guards itself
+        ):
+            return
         # A cross-site form cannot set an Authorization header: a valid bearer token is proof
-        # enough. Everything else (forms, session-authenticated API calls) needs the CSRF token.
-        if not token_matches(bearer_token()):
-            csrf.protect()
+        # enough (a wrong one is a 401, counted against the client like any wrong token).
+        if bearer_token() is not None:
+            authenticate_bearer()
+            return
+        if request.headers.get("Sec-Fetch-Site") == "cross-site":
+            raise Forbidden("This form was sent from another site, so it was refused.")
+        csrf.protect()
 
     @app.after_request
     def add_headers(response):
@@ -114,6 +171,6 @@ def init_app(app):
             # What only a rendered page needs: JSON is never framed or run as a document.
             headers.setdefault("Content-Security-Policy", policy)
             # same-origin, not no-referrer: CSRF over HTTPS compares the Referer with the host.
-            headers["Referrer-Policy"] = "same-origin"
+            headers.setdefault("Referrer-Policy", "same-origin")
             headers["Cross-Origin-Opener-Policy"] = "same-origin"
         return response

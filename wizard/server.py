@@ -1,11 +1,46 @@
 """gunicorn, run from `setup-wizard serve` with the wizard's settings."""
 
+import errno
+import re
+import socket
+
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 # Threads let a worker keep serving while one request waits on a slow client or the SDK.
 THREADS_PER_WORKER = 4
 
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms worker=%(p)s'
+
+# A one-time unlock link carries its secret in the path: the access log shows it as "…".
+_LINK_SECRET = re.compile(r"(/unlock/link/)[^/?\s\"]+")
+
+
+class AccessLog(Logger):
+    """gunicorn's logger, with unlock-link secrets taken out of the request line."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["r"] = _LINK_SECRET.sub(r"\1…", atoms["r"])
+        atoms["U"] = _LINK_SECRET.sub(r"\1…", atoms["U"] or "")
+        return atoms
+
+
+class PortInUse(OSError):
+    """Another process already listens on the address `serve` was asked to use."""
+
+
+def check_port_free(host, port):
+    """Raise PortInUse when the address is taken, before gunicorn tries (and logs tracebacks)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PortInUse(error.errno, f"{host}:{port} is already in use") from None
+            raise
 
 
 class WizardServer(BaseApplication):
@@ -19,7 +54,13 @@ class WizardServer(BaseApplication):
             "threads": THREADS_PER_WORKER,
             "accesslog": "-",
             "access_log_format": ACCESS_LOG_FORMAT,
+            "logger_class": AccessLog,
             "graceful_timeout": 10,
+            # Forwarded headers are WIZARD_PROXY_FIX's to trust, and only when it is set:
+            # gunicorn itself trusts none (by default it believes X-Forwarded-Proto and a
+            # SCRIPT_NAME header from any local client).
+            "forwarded_allow_ips": "",
+            "secure_scheme_headers": {},
         }
         super().__init__()
 
@@ -33,8 +74,8 @@ class WizardServer(BaseApplication):
 
     def load(self):
         from . import create_app
-        from .config import license_policy
+        from .licenses import LicensePolicy
 
         app = create_app()
-        license_policy(app)  # load the trusted keys now, not on the first upload
+        LicensePolicy.for_app(app)  # load the trusted keys now, not on the first upload
         return app

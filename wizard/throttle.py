@@ -1,64 +1,96 @@
-"""Wrong admin tokens, counted per client in the database: every worker and replica agrees."""
+"""Wrong admin tokens, counted per client in the database: every worker and replica agrees.
 
+A client is an IPv4 address or an IPv6 /64 (one host can hold a whole /64). Every client
+together also has a ceiling, so that no supply of addresses buys unlimited guesses, and rows
+whose window has passed are removed as new failures come in, so the table stays small.
+"""
+
+import ipaddress
 import math
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from .database import SINGLE_READ, SQLITE_BEGIN_IMMEDIATE, UTCDateTime, db, dialect_insert
+from .database import (
+    SINGLE_READ,
+    SQLITE_BEGIN_IMMEDIATE,
+    UTCDateTime,
+    db,
+    dialect_insert,
+    retried_once_if_disconnected,
+)
 from .models import FailedUnlock
 
 MAX_FAILURES = 10
+MAX_FAILURES_ALL_CLIENTS = 1000
 WINDOW = timedelta(minutes=5)
+
+ALL_CLIENTS = "*"
 
 FAILURES = FailedUnlock.__table__
 
-
-_READ_FAILURES = sa.select(FAILURES.c.failures, FAILURES.c.window_started_at).where(
-    FAILURES.c.client_address == sa.bindparam("client")
-)
-
-
-def _client(address):
-    return (address or "unknown")[:64]
+_READ_FAILURES = sa.select(
+    FAILURES.c.client_address, FAILURES.c.failures, FAILURES.c.window_started_at
+).where(FAILURES.c.client_address.in_([sa.bindparam("client"), ALL_CLIENTS]))
 
 
-def retry_after(address, now=None):
+def client_key(address):
+    """The client a request counts against: its IPv4 address, or its IPv6 /64."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%")[0])
+    except ValueError:
+        return (address or "unknown")[:64]
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+@retried_once_if_disconnected
+def retry_after(client, now=None):
     """Seconds until this client may try a token again, or None when it may now."""
     now = now or datetime.now(UTC)
     with db.engine.connect().execution_options(**{SINGLE_READ: True}) as connection:
-        row = connection.execute(_READ_FAILURES, {"client": _client(address)}).first()
-    if row is None or row.failures < MAX_FAILURES:
-        return None
-    remaining = (row.window_started_at + WINDOW - now).total_seconds()
-    return math.ceil(remaining) if remaining > 0 else None
+        rows = connection.execute(_READ_FAILURES, {"client": client}).all()
+    waits = [
+        (row.window_started_at + WINDOW - now).total_seconds()
+        for row in rows
+        if row.failures
+        >= (MAX_FAILURES_ALL_CLIENTS if row.client_address == ALL_CLIENTS else MAX_FAILURES)
+    ]
+    wait = max(waits, default=0)
+    return math.ceil(wait) if wait > 0 else None
 
 
-def record_failure(address, now=None):
-    """Count one wrong token from this client; a window older than WINDOW starts again."""
+def record_failure(client, now=None):
+    """Count one wrong token from this client and from all clients together; a window older
+    than WINDOW starts again, and windows that have passed are removed."""
     now = now or datetime.now(UTC)
     cutoff = sa.literal(now - WINDOW, UTCDateTime())
     stale = FAILURES.c.window_started_at < cutoff
     options = {SQLITE_BEGIN_IMMEDIATE: True}
     with db.engine.connect().execution_options(**options) as connection, connection.begin():
-        statement = dialect_insert(connection.dialect.name, FAILURES).values(
-            client_address=_client(address), window_started_at=now, failures=1
-        )
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["client_address"],
-                set_={
-                    "failures": sa.case((stale, 1), else_=FAILURES.c.failures + 1),
-                    "window_started_at": sa.case(
-                        (stale, sa.literal(now, UTCDateTime())),
-                        else_=FAILURES.c.window_started_at,
-                    ),
-                },
+        connection.execute(FAILURES.delete().where(stale))
+        for key in (client, ALL_CLIENTS):
+            statement = dialect_insert(connection.dialect.name, FAILURES).values(
+                client_address=key, window_started_at=now, failures=1
             )
-        )
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["client_address"],
+                    set_={
+                        "failures": sa.case((stale, 1), else_=FAILURES.c.failures + 1),
+                        "window_started_at": sa.case(
+                            (stale, sa.literal(now, UTCDateTime())),
+                            else_=FAILURES.c.window_started_at,
+                        ),
+                    },
+                )
+            )
 
 
-def forget_failures(address):
-    """A right token clears the client's count."""
+def forget_failures(client):
+    """A right token clears the client's own count (not the count of all clients)."""
     with db.engine.begin() as connection:
-        connection.execute(FAILURES.delete().where(FAILURES.c.client_address == _client(address)))
+        connection.execute(FAILURES.delete().where(FAILURES.c.client_address == client))

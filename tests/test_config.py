@@ -1,0 +1,133 @@
+"""The instance folder and the secrets in it: private, never planted, one place whatever the
+working directory; and the SQLite file private to its owner."""
+
+import os
+import stat
+
+import pytest
+
+from wizard import create_app
+from wizard.config import InsecureFile, default_instance_path, read_or_create_secret
+from wizard.schema import upgrade_schema
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return tmp_path / "instance"
+
+
+def mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_the_folder_and_secrets_are_made_private(folder):
+    secret = read_or_create_secret(folder, "secret_key")
+    assert mode(folder) == 0o700
+    assert mode(folder / "secret_key") == 0o600
+    assert read_or_create_secret(folder, "secret_key") == secret, "made once, then read"
+
+
+def test_an_older_open_folder_of_ours_is_made_private(folder):
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    read_or_create_secret(folder, "secret_key")
+    assert mode(folder) == 0o700
+
+
+def test_a_folder_others_can_write_is_refused(folder):
+    folder.mkdir()
+    folder.chmod(0o777)
+    (folder / "admin_token").write_text("planted-token-planted-token-planted\n")
+    with pytest.raises(InsecureFile, match=r"can be changed by other users .*chmod go-w"):
+        read_or_create_secret(folder, "admin_token")
+
+
+def test_a_folder_or_secret_another_user_owns_is_refused(folder, monkeypatch):
+    read_or_create_secret(folder, "secret_key")
+    # The wizard runs as another user than the one who owns the folder and the file.
+    monkeypatch.setattr(os, "geteuid", lambda: NOBODY)
+    with pytest.raises(InsecureFile, match=r"The instance folder .* belongs to another user"):
+        read_or_create_secret(folder, "secret_key")
+
+
+def test_a_secret_others_can_write_is_refused(folder):
+    read_or_create_secret(folder, "secret_key")
+    (folder / "secret_key").chmod(0o666)
+    with pytest.raises(InsecureFile, match="can be changed by other users"):
+        read_or_create_secret(folder, "secret_key")
+
+
+def test_a_planted_link_is_refused_and_rotation_never_writes_through_one(folder, tmp_path, runner):
+    victim = tmp_path / "victim"
+    victim.write_text("root's own file\n")
+    folder.mkdir(mode=0o700)
+    (folder / "admin_token").symlink_to(victim)
+    with pytest.raises(InsecureFile, match="is a symbolic link"):
+        read_or_create_secret(folder, "admin_token")
+
+    from wizard.admin_token import rotate_admin_token
+
+    rotate_admin_token(folder)
+    assert victim.read_text() == "root's own file\n", "the link was replaced, not followed"
+    assert not (folder / "admin_token").is_symlink()
+    assert mode(folder / "admin_token") == 0o600
+
+
+def test_a_bad_instance_folder_stops_the_cli_with_the_reason(runner, settings, folder):
+    del settings["WIZARD_ADMIN_TOKEN"]
+    folder.mkdir()
+    folder.chmod(0o777)
+    result = runner("token")
+    assert result.exit_code == 1
+    assert "can be changed by other users" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_default_instance_folder_does_not_depend_on_the_working_directory(tmp_path):
+    here = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        first = default_instance_path()
+        os.chdir("/")
+        second = default_instance_path()
+    finally:
+        os.chdir(here)
+    assert first == second and os.path.isabs(first)
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_the_sqlite_database_and_its_journal_are_private(tmp_path, settings):
+    path = tmp_path / "fresh" / "wizard.db"
+    app = create_app({**settings, "WIZARD_DATABASE_URL": f"sqlite:///{path}"})
+    with app.app_context():
+        upgrade_schema()
+        from wizard.identity import Actor, save_identity
+
+        save_identity("acme", "instance-1", "1vusOokxAVp1tkRGuyxnF23PJcq", actor=Actor("cli"))
+        files = [p for p in path.parent.iterdir() if p.name.startswith("wizard.db")]
+        assert {p.name for p in files} >= {"wizard.db", "wizard.db-wal", "wizard.db-shm"}
+        assert {p.name: mode(p) for p in files if not p.name.endswith("lock")} == {
+            "wizard.db": 0o600,
+            "wizard.db-wal": 0o600,
+            "wizard.db-shm": 0o600,
+        }
+        from wizard.database import db
+
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_an_older_world_readable_database_is_made_private(tmp_path, settings):
+    path = tmp_path / "old" / "wizard.db"
+    path.parent.mkdir()
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    app = create_app({**settings, "WIZARD_DATABASE_URL": f"sqlite:///{path}"})
+    with app.app_context():
+        upgrade_schema()
+        from wizard.database import db
+
+        db.engine.dispose()
+    assert mode(path) == 0o600
