@@ -46,6 +46,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.server.requests.append(self.path)
         if mode == "slow":
             time.sleep(30)
+        if mode == "trickle":
+            return self._trickle()
+        if mode in ("redirect", "redirect_ftp"):
+            target = "ftp://files.example/x" if mode == "redirect_ftp" else "http://evil.example"
+            self.send_response(302)
+            self.send_header("Location", target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         if mode == "error":
             return self._send(500, b'{"error": "internal"}', "application/json")
         if mode == "html":
@@ -66,6 +75,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._send(404, b'{"error": "not found"}', "application/json")
         headers = {"X-Replicated-Mock-Data": "true"} if mode == "mock" else {}
         return self._send(200, json.dumps(document).encode(), "application/json", headers)
+
+    def _trickle(self):
+        """Headers at once, then one byte a second: each read is quick, the whole never ends."""
+        body = json.dumps(LICENSE_INFO).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for byte in body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(1)
+        except OSError:
+            pass  # the client gave up, as it should
 
     def _send(self, status, body, content_type, headers=None):
         self.send_response(status)
@@ -89,7 +113,7 @@ class FakeSdk(http.server.ThreadingHTTPServer):
         self.mode = mode
         self.requests = []
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
 
     def handle_error(self, request, client_address):
         pass  # a client that gave up on the slow mode; the test checks the client's side

@@ -1,23 +1,30 @@
 """Ask the Replicated SDK running beside the application who this installation is. No Flask."""
 
+import contextlib
+import http.client
 import json
+import socket
+import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from .ids import InvalidId, clean_id
+from .id_rule import InvalidId, clean_id
 from .licenses import Entitlement, License, expiry_of
 
 LICENSE_INFO = "/api/v1/license/info"
 APP_INFO = "/api/v1/app/info"
 MOCK_HEADER = "X-Replicated-Mock-Data"
 
-# A hung SDK must not hang a page: each request gets this long, the whole detection twice that.
-DEFAULT_TIMEOUT_SECONDS = 3.0
+# A hung or trickling SDK must not hang a page: the whole detection, both requests and every
+# byte of their answers, ends by this deadline (WIZARD_SDK_TIMEOUT).
+DEFAULT_TIMEOUT_SECONDS = 5.0
 MAX_RESPONSE_BYTES = 1024 * 1024
+
+# One detection at a time per process: a slow SDK then holds one thread of a worker, never
+# all of them, and pages and health checks keep answering.
+_ONE_DETECTION = threading.Lock()
 
 
 class SdkError(Exception):
@@ -100,51 +107,75 @@ class Detected:
         )
 
 
-def _get(base_url, path, deadline, per_request):
-    url = base_url.rstrip("/") + path
-    remaining = min(per_request, deadline - time.monotonic())
+def _get(base_url, path, deadline, timeout):
+    """GET one JSON document from the SDK, all of it before the deadline; no redirects."""
+    parts = urlsplit(base_url)
+    remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise SdkError(f"The Replicated SDK at {base_url} did not answer in time.")
-    # The scheme was checked in detect(): only http and https reach here.
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = kind(parts.hostname, parts.port, timeout=remaining)
+    opened = []
+
+    def cut():
+        # Shut the socket down: whatever read is waiting on it fails at once. (The response
+        # reads the socket even after the connection object has let go of it.)
+        for sock in opened:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    # A socket timeout bounds each read; this bounds the whole exchange, however it trickles.
+    watchdog = threading.Timer(remaining, cut)
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        with urllib.request.urlopen(request, timeout=remaining) as response:  # noqa: S310
-            body = response.read(MAX_RESPONSE_BYTES + 1)
-            mock = response.headers.get(MOCK_HEADER, "").strip().lower() == "true"
-            content_type = response.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as error:
-        raise SdkError(
-            f"The Replicated SDK at {base_url} answered {error.code} to GET {path}. "
-            "Check that the SDK is running and healthy."
-        ) from None
-    except TimeoutError:
-        raise SdkError(
-            f"The Replicated SDK at {base_url} did not answer GET {path} within "
-            f"{remaining:.0f} seconds."
-        ) from None
-    except urllib.error.URLError as error:
-        reason = error.reason
-        if isinstance(reason, TimeoutError):
+        connection.connect()
+        opened.append(connection.sock)
+        target = parts.path.rstrip("/") + path
+        connection.request("GET", target, headers={"Accept": "application/json"})
+        response = connection.getresponse()
+        body = response.read(MAX_RESPONSE_BYTES + 1)
+        complete = response.length in (None, 0) and time.monotonic() < deadline
+    except (OSError, http.client.HTTPException) as error:
+        if time.monotonic() >= deadline - 0.05:
             raise SdkError(
-                f"The Replicated SDK at {base_url} did not answer GET {path} in time."
+                f"The Replicated SDK at {base_url} did not answer GET {path} in time (a "
+                f"detection may take {timeout:g} seconds, WIZARD_SDK_TIMEOUT)."
             ) from None
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
         raise SdkError(
-            f"The Replicated SDK at {base_url} cannot be reached "
-            f"({getattr(reason, 'strerror', None) or reason}). Is "
+            f"The Replicated SDK at {base_url} cannot be reached ({reason}). Is "
             "WIZARD_REPLICATED_SDK_URL right, and is the SDK running?"
         ) from None
-    except OSError as error:
+    finally:
+        watchdog.cancel()
+        connection.close()
+    if not complete and len(body) <= MAX_RESPONSE_BYTES:
         raise SdkError(
-            f"The Replicated SDK at {base_url} cannot be reached ({error.strerror or error})."
-        ) from None
+            f"The Replicated SDK at {base_url} did not answer GET {path} in time (a "
+            f"detection may take {timeout:g} seconds, WIZARD_SDK_TIMEOUT)."
+        )
+    if 300 <= response.status < 400:
+        location = response.getheader("Location", "nowhere")
+        raise SdkError(
+            f"The Replicated SDK at {base_url} answered GET {path} with a redirect "
+            f"({response.status} to {location[:100]}); the wizard follows no redirects. Set "
+            "WIZARD_REPLICATED_SDK_URL to the SDK's own address."
+        )
+    if response.status >= 400 or response.status < 200:
+        raise SdkError(
+            f"The Replicated SDK at {base_url} answered {response.status} to GET {path}. "
+            "Check that the SDK is running and healthy."
+        )
     if len(body) > MAX_RESPONSE_BYTES:
         raise SdkError(
             f"The Replicated SDK at {base_url} sent far more than expected for GET {path}."
         )
+    mock = response.getheader(MOCK_HEADER, "").strip().lower() == "true"
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        kind = content_type.split(";")[0] or "no content type"
+        kind = (response.getheader("Content-Type") or "").split(";")[0] or "no content type"
         raise SdkError(
             f"The Replicated SDK at {base_url} answered GET {path} with something "
             f"that is not JSON ({kind}). Is WIZARD_REPLICATED_SDK_URL the SDK's "
@@ -204,16 +235,22 @@ def _entitlements(entitlements):
 
 
 def detect(base_url, timeout=DEFAULT_TIMEOUT_SECONDS):
-    """Ask the SDK for the license and the instance; raise SdkError saying what went wrong."""
+    """Ask the SDK for the license and the instance, all within `timeout` seconds; raise
+    SdkError saying what went wrong."""
     parts = urlsplit(base_url or "")
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SdkError(
             f"WIZARD_REPLICATED_SDK_URL must be an http(s) address such as "
             f"http://replicated:3000, not {base_url!r}."
         )
-    deadline = time.monotonic() + 2 * timeout
-    license_info, mock_license = _get(base_url, LICENSE_INFO, deadline, timeout)
-    app_info, mock_app = _get(base_url, APP_INFO, deadline, timeout)
+    if not _ONE_DETECTION.acquire(blocking=False):
+        raise SdkError("Another detection is running. Try again in a few seconds.")
+    try:
+        deadline = time.monotonic() + timeout
+        license_info, mock_license = _get(base_url, LICENSE_INFO, deadline, timeout)
+        app_info, mock_app = _get(base_url, APP_INFO, deadline, timeout)
+    finally:
+        _ONE_DETECTION.release()
     entitlements = license_info.get("entitlements")
     return Detected(
         license_id=_checked_id(

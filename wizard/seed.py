@@ -6,9 +6,9 @@ import os
 import time
 from pathlib import Path
 
-from .identity import Actor, seed_identity
-from .ids import InvalidId, clean_id
-from .sdk import SdkError, detect
+from .id_rule import InvalidId, clean_id
+from .identity import Actor, CustomerIdProblem, customer_id_for, seed_identity
+from .sdk import DEFAULT_TIMEOUT_SECONDS, SdkError, detect
 
 log = logging.getLogger("wizard.seed")
 
@@ -37,10 +37,10 @@ def _id(name, required=False):
         raise SeedError(f"{name} {error}") from None
 
 
-def _detect_with_retries(sdk_url):
+def _detect_with_retries(sdk_url, timeout):
     for attempt in range(1, DETECT_ATTEMPTS + 1):
         try:
-            return detect(sdk_url)
+            return detect(sdk_url, timeout=timeout)
         except SdkError as error:
             log.warning("detection attempt %d of %d failed: %s", attempt, DETECT_ATTEMPTS, error)
             if attempt < DETECT_ATTEMPTS:
@@ -48,7 +48,14 @@ def _detect_with_retries(sdk_url):
     return None
 
 
-def plan_from_environment(policy, sdk_url):
+def _customer_id(carried, given, source):
+    try:
+        return customer_id_for(carried, given, source)
+    except CustomerIdProblem as problem:
+        raise SeedError(f"WIZARD_CUSTOMER_ID {problem}") from None
+
+
+def plan_from_environment(policy, sdk_url, sdk_timeout=DEFAULT_TIMEOUT_SECONDS):
     """Read and check the pre-seed variables; return (ids, summary, actor) or None.
 
     Raises SeedError naming the variable when a value is wrong, before anything is saved.
@@ -72,56 +79,52 @@ def plan_from_environment(policy, sdk_url):
         lic = verdict.license
         if license_id and license_id != lic.license_id:
             raise SeedError("WIZARD_LICENSE_ID differs from the license in WIZARD_LICENSE_FILE")
-        if lic.customer_id and customer_id and customer_id != lic.customer_id:
-            raise SeedError(
-                "WIZARD_CUSTOMER_ID differs from the customer ID signed into WIZARD_LICENSE_FILE"
-            )
-        if not (lic.customer_id or customer_id):
-            raise SeedError(
-                "WIZARD_CUSTOMER_ID is required: the license in "
-                "WIZARD_LICENSE_FILE does not carry a customer ID"
-            )
+        customer_id = _customer_id(
+            lic.customer_id, customer_id, "the license in WIZARD_LICENSE_FILE"
+        )
         if not instance_id:
             raise SeedError(
                 "WIZARD_INSTANCE_ID is required with WIZARD_LICENSE_FILE: a "
                 "license never holds the instance ID"
             )
-        ids = (lic.customer_id or customer_id, instance_id, lic.license_id)
-        return ids, lic.summary("env"), Actor("env", who="WIZARD_LICENSE_FILE")
+        identity = (customer_id, instance_id, lic.license_id)
+        return identity, lic.summary("env"), Actor("env", who="WIZARD_LICENSE_FILE")
 
     if detect_on_start and detect_on_start.lower() not in ("0", "false", "no"):
         if not sdk_url:
             raise SeedError("WIZARD_DETECT_ON_START needs WIZARD_REPLICATED_SDK_URL")
-        found = _detect_with_retries(sdk_url)
+        found = _detect_with_retries(sdk_url, sdk_timeout)
         if found is None:
             log.warning(
                 "the Replicated SDK did not answer: starting without an identity; "
                 "the wizard can set it"
             )
             return None
-        if not (found.customer_id or customer_id):
-            raise SeedError(
-                "WIZARD_CUSTOMER_ID is required: the Replicated SDK does not report "
-                "a customer ID (older SDK versions do not)"
-            )
-        ids = (found.customer_id or customer_id, instance_id or found.instance_id, found.license_id)
+        customer_id = _customer_id(
+            found.customer_id, customer_id, "the Replicated SDK (older versions report none)"
+        )
+        identity = (customer_id, instance_id or found.instance_id, found.license_id)
         if found.mock:
             log.warning("the Replicated SDK is in integration mode: these are mock IDs")
-        return ids, found.as_license().summary("sdk"), Actor("sdk", who="WIZARD_DETECT_ON_START")
+        return (
+            identity,
+            found.as_license().summary("sdk"),
+            Actor("sdk", who="WIZARD_DETECT_ON_START"),
+        )
 
     if customer_id or instance_id or license_id:
-        ids = (
+        identity = (
             _id("WIZARD_CUSTOMER_ID", required=True),
             _id("WIZARD_INSTANCE_ID", required=True),
             license_id,
         )
-        return ids, None, Actor("env", who="WIZARD_CUSTOMER_ID/WIZARD_INSTANCE_ID")
+        return identity, None, Actor("env", who="WIZARD_CUSTOMER_ID/WIZARD_INSTANCE_ID")
     return None
 
 
-def seed_from_environment(policy, sdk_url):
+def seed_from_environment(policy, sdk_url, sdk_timeout=DEFAULT_TIMEOUT_SECONDS):
     """Set the identity from the environment if none is set yet; say what happened."""
-    plan = plan_from_environment(policy, sdk_url)
+    plan = plan_from_environment(policy, sdk_url, sdk_timeout)
     if plan is None:
         return None
     (customer_id, instance_id, license_id), summary, actor = plan
