@@ -28,13 +28,53 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // A file or text over the limit is refused here, before it is sent: the pasted text stays.
+  for (const form of document.querySelectorAll("form[data-max-bytes]")) {
+    const limit = Number(form.dataset.maxBytes);
+    form.addEventListener("submit", (event) => {
+      const file = form.querySelector("input[type=file]");
+      const text = form.querySelector("textarea");
+      let size = 0;
+      let field = null;
+      if (file && file.files.length) {
+        size = file.files[0].size;
+        field = file;
+      } else if (text) {
+        size = new TextEncoder().encode(text.value).length;
+        field = text;
+      }
+      if (!field || size <= limit) return;
+      event.preventDefault();
+      const label = field.labels.length ? field.labels[0].textContent.trim() : "This";
+      let message = document.getElementById(`${field.id}-size-error`);
+      if (!message) {
+        message = document.createElement("p");
+        message.id = `${field.id}-size-error`;
+        message.className = "error-message";
+        message.setAttribute("role", "alert");
+        field.before(message);
+      }
+      message.textContent = `${label} is ${size.toLocaleString("en")} bytes, larger than the ` +
+        `${limit.toLocaleString("en")} bytes this wizard accepts. A license is a few KB: check ` +
+        "that it is the license.";
+      field.setAttribute("aria-invalid", "true");
+      field.focus();
+    });
+  }
+
   // Fill a new random instance id in the page; without script the button asks the server.
+  // Either way a value already there is replaced only when the admin says so.
   for (const button of document.querySelectorAll("[data-generate-for]")) {
     if (!(window.crypto && crypto.randomUUID)) continue;
     button.addEventListener("click", (event) => {
       const target = document.getElementById(button.dataset.generateFor);
       if (!target) return;
       event.preventDefault();
+      const current = target.value.trim();
+      if (current && !window.confirm(`Replace the instance ID ${current} with a new one? ` +
+          "A new ID makes this installation count as another one in Replicated.")) {
+        return;
+      }
       target.value = crypto.randomUUID();
       target.focus();
     });

@@ -1,81 +1,126 @@
-"""Fixtures: an app on SQLite and on PostgreSQL, its client and CLI runner, and real servers."""
+"""Fixtures: the app on SQLite and on PostgreSQL (migrated once per session, copied per test),
+its client and CLI runner, real servers, and Chromium."""
 
-import functools
+import contextlib
 import os
-import re
 import secrets
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
+import shutil
+import sqlite3
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from tests.helpers import (
+    ADMIN_TOKEN,
+    POSTGRES_ADMIN_URL,
+    AdminActions,
+    Server,
+    Wizard,
+    need_postgres,
+)
 from wizard import create_app
 from wizard.cli import main as cli_main
+from wizard.database import db
 from wizard.schema import upgrade_schema
 
-ADMIN_TOKEN = "test-admin-token-" + "x" * 24
-POSTGRES_ADMIN_URL = os.environ.get(
-    "WIZARD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+
+def _migrate(database_url, instance_path):
+    app = create_app(
+        {
+            "WIZARD_DATABASE_URL": database_url,
+            "WIZARD_INSTANCE_PATH": str(instance_path),
+            "WIZARD_ADMIN_TOKEN": ADMIN_TOKEN,
+        }
+    )
+    with app.app_context():
+        upgrade_schema()
+        db.engine.dispose()
+    if database_url.startswith("sqlite:///"):
+        # Fold the write-ahead log into the file, so that a copy of the file is the whole database.
+        with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as file:
+            file.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-@functools.cache
-def _postgres_problem():
-    """Return why PostgreSQL cannot be used for tests, or None when it can."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        return "psycopg is not installed"
-    try:
-        engine = sa.create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-        engine.dispose()
-    except Exception as error:  # noqa: BLE001 - any failure means "not available"
-        return f"PostgreSQL at {POSTGRES_ADMIN_URL} does not answer: {error}"
-    return None
+class PostgresDatabases:
+    """New PostgreSQL databases for tests: empty, or copied from one migrated template."""
+
+    def __init__(self, factory):
+        self.admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        self.factory = factory
+        self.names = []
+        self.template = None
+
+    def _url(self, name):
+        url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name)
+        return url.render_as_string(hide_password=False)
+
+    def create(self, template=None):
+        name = f"wizard_test_{secrets.token_hex(6)}"
+        clause = f' TEMPLATE "{template}"' if template else ""
+        with self.admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"{clause}'))
+        self.names.append(name)
+        return name
+
+    def migrated(self):
+        if self.template is None:
+            self.template = self.create()
+            _migrate(self._url(self.template), self.factory.mktemp("template-instance"))
+        return self._url(self.create(template=self.template))
+
+    def empty(self):
+        return self._url(self.create())
+
+    def drop(self, name):
+        with self.admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def close(self):
+        for name in self.names:
+            self.drop(name)
+        self.admin.dispose()
 
 
-def need_postgres():
-    """Skip when PostgreSQL is missing; fail instead under REQUIRE_POSTGRES=1 (as CI sets)."""
-    problem = _postgres_problem()
-    if problem and REQUIRE_POSTGRES:
-        pytest.fail(f"REQUIRE_POSTGRES=1 but {problem}")
-    if problem:
-        pytest.skip(f"{problem} (set REQUIRE_POSTGRES=1 to make this a failure)")
-
-
-@pytest.fixture
-def postgresql_url():
-    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+@pytest.fixture(scope="session")
+def postgres_databases(tmp_path_factory):
     need_postgres()
-    name = f"wizard_test_{secrets.token_hex(6)}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    databases = PostgresDatabases(tmp_path_factory)
+    yield databases
+    databases.close()
 
 
-@pytest.fixture
-def sqlite_url(tmp_path):
-    """A SQLite file for one test."""
-    return f"sqlite:///{tmp_path}/wizard.db"
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """One migrated SQLite file, copied for each test that wants a migrated database."""
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    _migrate(f"sqlite:///{folder}/wizard.db", folder / "instance")
+    return folder / "wizard.db"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request):
+def engine_name(request):
     """Each storage test runs once on SQLite and once on PostgreSQL."""
-    return request.getfixturevalue(f"{request.param}_url")
+    return request.param
+
+
+@pytest.fixture
+def database_url(engine_name, request, tmp_path):
+    """A migrated database of its own for one test."""
+    if engine_name == "postgresql":
+        return request.getfixturevalue("postgres_databases").migrated()
+    path = tmp_path / "wizard.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    path.chmod(0o600)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def empty_database_url(engine_name, request, tmp_path):
+    """An empty database (no schema) of its own for one test."""
+    if engine_name == "postgresql":
+        return request.getfixturevalue("postgres_databases").empty()
+    return f"sqlite:///{tmp_path}/empty.db"
 
 
 @pytest.fixture
@@ -94,27 +139,48 @@ def settings(database_url, instance_path):
 
 
 @pytest.fixture
-def bare_app(settings):
-    """The app on a database that has no schema yet."""
-    app = create_app({**settings, "TESTING": True})
-    yield app
-    from wizard.database import db
+def make_app(settings):
+    """Build an app from the test's settings, with overrides; every one is disposed after."""
+    apps = []
 
-    with app.app_context():
-        db.engine.dispose()
+    def make(**overrides):
+        app = create_app({**settings, "TESTING": True, **overrides})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
-def app(bare_app):
-    """The app on a database whose schema is up to date."""
-    with bare_app.app_context():
-        upgrade_schema()
-    return bare_app
+def app(make_app):
+    """The app on a migrated database."""
+    return make_app()
+
+
+@pytest.fixture
+def bare_app(make_app, empty_database_url):
+    """The app on a database that has no schema yet."""
+    return make_app(WIZARD_DATABASE_URL=empty_database_url)
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def admin(client):
+    return AdminActions(client)
+
+
+@pytest.fixture
+def wizard(client, admin):
+    """The wizard in a test client, unlocked."""
+    admin.unlock()
+    return Wizard(client)
 
 
 @pytest.fixture
@@ -129,8 +195,10 @@ class Cli:
     def __init__(self, settings):
         self.settings = settings
 
-    def __call__(self, *args):
-        return CliRunner().invoke(cli_main, list(args), env=self.settings, catch_exceptions=False)
+    def __call__(self, *args, env=None):
+        return CliRunner().invoke(
+            cli_main, list(args), env={**self.settings, **(env or {})}, catch_exceptions=False
+        )
 
 
 @pytest.fixture
@@ -138,105 +206,36 @@ def runner(settings):
     return Cli(settings)
 
 
-class AdminActions:
-    """The repeated admin action: unlock the wizard in a test client."""
-
-    def __init__(self, client):
-        self._client = client
-
-    def unlock(self, token=ADMIN_TOKEN):
-        page = self._client.get("/setup/unlock")
-        return self._client.post(
-            "/setup/unlock", data={"token": token, "csrf_token": csrf_token_from(page.text)}
-        )
-
-
-@pytest.fixture
-def admin(client):
-    return AdminActions(client)
-
-
-def csrf_token_from(html):
-    """Return the CSRF token of the first form in a page."""
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, "the page has no CSRF token"
-    return match.group(1)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """A real `setup-wizard serve` process on a free port, its log kept in a file."""
-
-    def __init__(self, env, cwd, workers=4, log_path=None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = Path(log_path or Path(cwd) / f"serve-{self.port}.log")
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "wizard.cli",
-                "serve",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(workers),
-            ],
-            env=env,
-            cwd=cwd,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout=60):
-        """Wait until /readyz answers 200."""
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited early:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"server not ready after {timeout}s:\n{self.log()}")
-
-    def log(self):
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-
-
 @pytest.fixture
 def start_server(tmp_path):
     """Start real servers; every one is stopped when the test ends."""
     servers = []
 
-    def start(env, workers=4, cwd=None):
-        server = Server(env, cwd or tmp_path, workers=workers)
+    def start(env, workers=4, cwd=None, args=()):
+        server = Server(env, cwd or tmp_path, workers=workers, args=args)
         servers.append(server)
         return server
 
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def fake_sdk():
+    """Start Replicated SDKs on loopback that answer in a given way (`current` by default)."""
+    from tests.fake_sdk import FakeSdk
+
+    servers = []
+
+    def start(mode="current"):
+        server = FakeSdk(mode)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ import yaml
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-FIXTURES = Path(__file__).parent / "fixtures" / "licenses"
 TEST_GLOBAL_KEY_ID = "7e57000000000000000000000000c0de"
 
 
@@ -125,7 +124,3 @@ def signed_license(spec, version="kots.io/v1beta2", sign_entitlements=True, name
 
 def to_yaml(*documents):
     return yaml.safe_dump_all(documents, sort_keys=True).encode()
-
-
-def fixture(name):
-    return (FIXTURES / name).read_bytes()

@@ -3,19 +3,35 @@
 
 import io
 import json
+import re
+from datetime import datetime
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ADMIN_TOKEN, AdminActions, csrf_token_from
+from tests.helpers import BEARER, AdminActions, Wizard, csrf_token_from, recent_changes
 from wizard import throttle
-from wizard.database import db
-from wizard.identity import Actor, load_identity, recent_changes, save_identity
+from wizard.identity import Actor, load_identity, save_identity
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
 
-BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+MAX_BODY = 1024 * 1024
+
+# The id rule, written here from SPEC.md and not from the code: after trimming surrounding
+# white space, 1 to 255 printable ASCII characters and no white space.
+REPLICATED_ID = re.compile(r"[!-~]{1,255}")
+
+
+def is_replicated_id(value):
+    return isinstance(value, str) and REPLICATED_ID.fullmatch(value.strip()) is not None
+
+
+def too_large(form):
+    return len(urlencode(form).encode()) > MAX_BODY
+
+
 FUZZ = settings(
     max_examples=150,
     deadline=None,
@@ -32,6 +48,9 @@ anything_text = st.one_of(
     st.just("y" * 1_000_000),
     st.just("\u202eevil"),
     st.just("🙂" * 300),
+    st.sampled_from(["\u0430cme", "a\u3164b", "\u115f", "x\ufe0f", "\u2800", "c\u034fd"]),
+    st.just("  1vusOokxAVp1tkRGuyxnF23PJcq  "),
+    st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1),
 )
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), anything_text),
@@ -61,38 +80,36 @@ def seeded(app):
 def assert_unchanged(app):
     with app.app_context():
         identity = load_identity()
-        assert (identity.customer_id, identity.instance_id) == ("seed-customer", "seed-instance")
-        assert len(recent_changes()) == 1
-        db.session.remove()
+    assert (identity.customer_id, identity.instance_id) == ("seed-customer", "seed-instance")
+    assert len(recent_changes(app)) == 1
 
 
 def _valid(body):
-    from wizard.ids import InvalidId, clean_id
-
     if set(body) - {"customer_id", "instance_id", "license_id"}:
         return False
-    try:
-        clean_id(body.get("customer_id"))
-        clean_id(body.get("instance_id"))
-        if body.get("license_id") is not None:
-            clean_id(body["license_id"])
-    except InvalidId:
-        return False
-    return True
+    return (
+        is_replicated_id(body.get("customer_id"))
+        and is_replicated_id(body.get("instance_id"))
+        and (body.get("license_id") is None or is_replicated_id(body["license_id"]))
+    )
 
 
 @FUZZ
 @given(body=identity_bodies)
 def test_put_identity_with_any_json_gets_a_4xx_or_a_valid_save(seeded, body):
     client = seeded.test_client()
+    data = json.dumps(body)
     response = client.put(
-        "/api/v1/identity", headers=BEARER, data=json.dumps(body), content_type="application/json"
+        "/api/v1/identity", headers=BEARER, data=data, content_type="application/json"
     )
-    if _valid(body):
+    if len(data.encode()) > MAX_BODY:
+        assert response.status_code == 413
+    elif _valid(body):
         assert response.status_code == 200
+        assert response.json["customer_id"] == body["customer_id"].strip()
         return
-    assert response.status_code in (413, 422), response.text[:300]
-    if response.status_code == 422:
+    else:
+        assert response.status_code == 422, response.text[:300]
         assert response.json["errors"], "the body says which field is wrong"
         for field in response.json["errors"]:
             assert field in body or field in ("customer_id", "instance_id")
@@ -148,9 +165,23 @@ def test_post_license_fields_of_any_text_never_give_a_5xx(
         },
         content_type="multipart/form-data",
     )
-    assert response.status_code in (413, 422), response.text[:300]
+    sent = sum(
+        len(value.encode("utf-8", "surrogatepass"))
+        for value in (instance_id, customer_id, license_number, license_text)
+    )
+    # The strategies make fields either small or of a million bytes: no example sits within
+    # the multipart overhead of the limit.
+    assert response.status_code == (413 if sent > MAX_BODY else 422), response.text[:300]
     assert response.json.get("errors") or response.json.get("error")
     assert_unchanged(seeded)
+
+
+def _is_iso_moment(text):
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 @FUZZ
@@ -160,66 +191,54 @@ def test_post_license_fields_of_any_text_never_give_a_5xx(
     instance_id=anything_text,
     license_id=anything_text,
     pasted=anything_text,
-    draft=anything_text,
+    based_on=anything_text,
+    choice=anything_text,
 )
-def test_every_wizard_form_field_with_any_text_never_gives_a_5xx(
-    seeded, token, customer_id, instance_id, license_id, pasted, draft
+def test_every_wizard_form_field_with_any_text_gets_its_answer_never_a_5xx(
+    seeded, token, customer_id, instance_id, license_id, pasted, based_on, choice
 ):
     client = seeded.test_client()
-    unlock = client.get("/setup/unlock")
-    csrf = csrf_token_from(unlock.text)
-    wrong = client.post("/setup/unlock", data={"csrf_token": csrf, "token": token})
-    assert wrong.status_code in (200, 400, 413)
+    csrf = csrf_token_from(client.get("/setup/unlock").text)
+    form = {"csrf_token": csrf, "token": token}
+    wrong = client.post("/setup/unlock", data=form)
+    assert wrong.status_code == (413 if too_large(form) else 200)
     with seeded.app_context():
         throttle.forget_failures("127.0.0.1")  # each example starts unthrottled
     assert AdminActions(client).unlock().status_code == 302
     csrf = csrf_token_from(client.get("/setup/paste").text)
-    for path, data in [
-        ("/setup/paste", {"license_text": pasted}),
-        (
-            "/setup/details",
-            {
-                "draft": draft,
-                "customer_id": customer_id,
-                "instance_id": instance_id,
-                "license_id": license_id,
-                "review": "Review",
-            },
-        ),
-        ("/setup/choose", {"draft": draft, "choice": customer_id}),
-        ("/setup/save", {"draft": draft, "save": "Save"}),
-    ]:
-        response = client.post(path, data={"csrf_token": csrf, **data})
-        assert response.status_code < 500, (path, response.status_code)
-        assert "Traceback" not in response.text
-    assert_unchanged(seeded)
 
+    form = {"csrf_token": csrf, "license_text": pasted}
+    response = client.post("/setup/paste", data=form)
+    assert response.status_code == (413 if too_large(form) else 200)
 
-@FUZZ
-@given(customer_id=anything_text, instance_id=anything_text, license_id=anything_text)
-def test_manual_details_keep_what_was_typed_and_name_the_field(
-    seeded, customer_id, instance_id, license_id
-):
-    from tests.test_setup import hidden
-
-    client = seeded.test_client()
-    AdminActions(client).unlock()
-    page = client.get("/setup/manual")
-    response = client.post(
-        "/setup/details",
-        data={
-            "csrf_token": csrf_token_from(page.text),
-            "draft": hidden(page.text, "draft"),
-            "customer_id": customer_id,
-            "instance_id": instance_id,
-            "license_id": license_id,
-            "review": "Review",
-        },
+    Wizard(client).manual()
+    ids = {"customer_id": customer_id, "instance_id": instance_id, "license_id": license_id}
+    form = {"csrf_token": csrf, "review": "Review", **ids}
+    response = client.post("/setup/details", data=form)
+    valid = (
+        is_replicated_id(customer_id)
+        and is_replicated_id(instance_id)
+        and (not license_id.strip() or is_replicated_id(license_id))
     )
-    assert response.status_code in (200, 413)
-    if "Review and save" not in response.text and response.status_code == 200:
+    if too_large(form):
+        assert response.status_code == 413
+    elif valid:
+        assert (response.status_code, response.headers["Location"]) == (302, "/setup/review")
+        form = {"csrf_token": csrf, "based_on": based_on, "save": "Save"}
+        saved = client.post("/setup/review", data=form)
+        if too_large(form):
+            assert saved.status_code == 413
+        elif based_on == "none" or _is_iso_moment(based_on):
+            assert saved.status_code == 409, "a review of another moment saves nothing"
+        else:
+            assert (saved.status_code, saved.headers["Location"]) == (302, "/setup/")
+    else:
+        assert response.status_code == 422
         assert "error-summary" in response.text
-        assert any(label in response.text for label in ("Customer ID", "Instance ID", "License ID"))
+
+    form = {"csrf_token": csrf, "choice": choice}
+    response = client.post("/setup/choose", data=form)
+    assert response.status_code == (413 if too_large(form) else 302)
     assert_unchanged(seeded)
 
 

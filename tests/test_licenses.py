@@ -6,13 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.license_factory import (
-    base_spec,
-    fixture,
-    signed_license,
-    to_yaml,
-    write_global_public_key,
-)
+from tests.helpers import fixture
+from tests.license_factory import base_spec, signed_license, to_yaml, write_global_public_key
 from wizard.licenses import (
     Reason,
     license_documents,

@@ -12,18 +12,16 @@ from pathlib import Path
 import pytest
 
 from tests.browser_support import Visit
-from tests.conftest import ADMIN_TOKEN, csrf_token_from, free_port
+from tests.helpers import ADMIN_TOKEN, FIXTURES, LICENSE_ID, csrf_token_from, free_port
 from tests.http_client import Browser
-from tests.license_factory import FIXTURES
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True, ids=[""]),
+    pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True, ids=[""]),
 ]
 
 PREFIX = "/admin/license"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-LICENSE_ID = "1vusOokxAVp1tkRGuyxnF23PJcq"
 
 NGINX_CONF = """
 worker_processes 1;

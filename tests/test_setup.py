@@ -1,99 +1,64 @@
-"""The wizard's steps over HTTP: upload, paste, type, choose, review, save; and every refusal."""
+"""The wizard's steps over HTTP: every step at its own address, every refusal clear, and a
+review that saves exactly what it shows, or nothing."""
 
-import io
 import re
 
 import pytest
 
-from tests.conftest import csrf_token_from
-from tests.license_factory import base_spec, fixture, signed_license, to_yaml
-from wizard.database import db
-from wizard.identity import Actor, load_identity, recent_changes, save_identity
+from tests.helpers import (
+    LICENSE_ID,
+    AdminActions,
+    Wizard,
+    assert_nothing_saved,
+    csrf_token_from,
+    fixture,
+    recent_changes,
+    saved_identity,
+)
+from tests.license_factory import base_spec, signed_license, to_yaml, write_global_public_key
+from wizard.id_rule import RULE
+from wizard.identity import Actor, save_identity
 
-LICENSE_ID = "1vusOokxAVp1tkRGuyxnF23PJcq"
-
-
-def hidden(html, name):
-    match = (
-        re.search(rf'name="{name}" type="hidden" value="([^"]*)"', html)
-        or re.search(rf'type="hidden" name="{name}" value="([^"]*)"', html)
-        or re.search(rf'id="{name}" name="{name}" type="hidden" value="([^"]*)"', html)
-    )
-    assert match, f"no hidden {name} in the page"
-    return match.group(1)
-
-
-class Wizard:
-    """Drives the wizard like a browser without script."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def upload(self, data, filename="license.yaml"):
-        page = self.client.get("/setup/upload")
-        return self.client.post(
-            "/setup/upload",
-            data={
-                "csrf_token": csrf_token_from(page.text),
-                "license_file": (io.BytesIO(data), filename),
-            },
-            content_type="multipart/form-data",
-        )
-
-    def paste(self, text):
-        page = self.client.get("/setup/paste")
-        return self.client.post(
-            "/setup/paste", data={"csrf_token": csrf_token_from(page.text), "license_text": text}
-        )
-
-    def details(self, page, **fields):
-        form = {
-            "csrf_token": csrf_token_from(page.text),
-            "draft": hidden(page.text, "draft"),
-            "review": "Review",
-            **fields,
-        }
-        return self.client.post("/setup/details", data=form)
-
-    def save(self, review):
-        return self.client.post(
-            "/setup/save",
-            data={
-                "csrf_token": csrf_token_from(review.text),
-                "draft": hidden(review.text, "draft"),
-                "save": "Save",
-            },
-        )
+OTHER_LICENSE_ID = "2Other0License0Id000000WXYZ"
 
 
 @pytest.fixture
-def wizard(client, admin):
-    admin.unlock()
+def custom_key_app(make_app, tmp_path):
+    """The app trusting the key the tests sign their own licenses with."""
+    return make_app(WIZARD_LICENSE_KEYS=str(write_global_public_key(tmp_path / "global.pem")))
+
+
+@pytest.fixture
+def custom_wizard(custom_key_app):
+    client = custom_key_app.test_client()
+    AdminActions(client).unlock()
     return Wizard(client)
 
 
-def assert_nothing_saved(app):
-    with app.app_context():
-        assert load_identity() is None
-        assert recent_changes() == []
+def instance_id_in(page):
+    match = re.search(r'id="instance_id"[^>]*value="([^"]*)"', page.text) or re.search(
+        r'value="([^"]*)"[^>]*id="instance_id"', page.text
+    )
+    return match.group(1) if match else None
 
 
 def test_the_wizard_needs_the_admin(client):
-    for path in ("/setup/", "/setup/upload", "/setup/paste", "/setup/manual"):
+    for path in ("/setup/", "/setup/upload", "/setup/paste", "/setup/manual", "/setup/review"):
         response = client.get(path)
         assert response.status_code == 302
-        assert response.headers["Location"].startswith("/setup/unlock?next=")
+        assert response.headers["Location"] == f"/setup/unlock?next={path}"
 
 
 def test_upload_review_save_by_license_file(app, wizard):
     details = wizard.upload(fixture("valid-v1beta1.yaml"))
-    assert details.status_code == 200
+    assert details.request.path == "/setup/details", "each step has its own address"
     assert "The license is valid" in details.text
     assert "Test Customer" in details.text
     assert LICENSE_ID not in details.text, "only the hint of the license id is on pages"
     assert "…PJcq" in details.text
 
-    review = wizard.details(details, customer_id="cust-42", instance_id="instance-1")
+    review = wizard.details(customer_id="cust-42", instance_id="instance-1")
+    assert review.request.path == "/setup/review"
     assert "Review and save" in review.text
     assert "cust-42" in review.text and "instance-1" in review.text
     assert "Verified with the production key" in review.text
@@ -102,42 +67,50 @@ def test_upload_review_save_by_license_file(app, wizard):
     assert_nothing_saved(app)
 
     done = wizard.save(review)
-    assert done.status_code == 302 and done.headers["Location"] == "/status"
-    with app.app_context():
-        identity = load_identity()
-        assert (identity.customer_id, identity.instance_id, identity.license_id) == (
-            "cust-42",
-            "instance-1",
-            LICENSE_ID,
-        )
-        [change] = recent_changes()
-        assert (change.method, change.actor) == ("wizard", "session")
+    assert (done.status_code, done.headers["Location"]) == (302, "/status")
+    identity = saved_identity(app)
+    assert (identity.customer_id, identity.instance_id, identity.license_id) == (
+        "cust-42",
+        "instance-1",
+        LICENSE_ID,
+    )
+    [change] = recent_changes(app)
+    assert (change.method, change.actor) == ("wizard", "session")
     status = wizard.client.get("/status").text
     assert "Saved. This installation is identified." in status
     assert "Test Customer" in status and "Bool Field" in status
     assert "Hidden Field" not in status and "this is secret" not in status
 
 
+def test_every_step_can_be_shown_again_by_its_address(wizard):
+    wizard.upload(fixture("valid-v1beta1.yaml"))
+    wizard.details(customer_id="cust-42", instance_id="instance-1")
+    for path, words in (
+        ("/setup/details", 'value="cust-42"'),
+        ("/setup/review", "instance-1"),
+        ("/setup/details", 'value="instance-1"'),
+    ):
+        page = wizard.client.get(path)
+        assert page.status_code == 200, path
+        assert words in page.text, path
+
+
 def test_paste_v1beta2_license(app, wizard):
     details = wizard.paste(fixture("valid-v1beta2.yaml").decode())
     assert "The license is valid" in details.text
     assert "Never" in details.text  # empty expires_at
-    review = wizard.details(details, customer_id="geeglo", instance_id="instance-2")
-    wizard.save(review)
-    with app.app_context():
-        assert load_identity().license_id == "33kXFWGTnWkdJRuhr2RyUNxhjpN"
+    wizard.details(customer_id="geeglo", instance_id="instance-2")
+    wizard.save()
+    assert saved_identity(app).license_id == "33kXFWGTnWkdJRuhr2RyUNxhjpN"
 
 
-def test_typing_the_ids_without_a_license(app, wizard, client):
-    details = client.get("/setup/manual")
+def test_typing_the_ids_without_a_license(app, wizard):
+    details = wizard.manual()
     assert "Type the IDs" in details.text
-    review = wizard.details(
-        details, customer_id="acme", instance_id="instance-3", license_id=LICENSE_ID
-    )
+    review = wizard.details(customer_id="acme", instance_id="instance-3", license_id=LICENSE_ID)
     assert LICENSE_ID not in review.text
     wizard.save(review)
-    with app.app_context():
-        assert load_identity().license_id == LICENSE_ID
+    assert saved_identity(app).license_id == LICENSE_ID
 
 
 @pytest.mark.parametrize(
@@ -151,7 +124,7 @@ def test_typing_the_ids_without_a_license(app, wizard, client):
 def test_a_rejected_license_says_why_keeps_the_page_and_saves_nothing(app, wizard, name, message):
     page = wizard.upload(fixture(name))
     assert page.status_code == 200
-    assert "Upload the license file" in page.text
+    assert page.request.path == "/setup/upload"
     assert "License file: " in page.text and message in page.text
     assert 'class="error-summary"' in page.text
     assert_nothing_saved(app)
@@ -159,17 +132,15 @@ def test_a_rejected_license_says_why_keeps_the_page_and_saves_nothing(app, wizar
     assert "The license is valid" in wizard.upload(fixture("valid-v1beta1.yaml")).text
 
 
-def test_another_app_is_refused_when_an_app_is_expected(settings, app):
-    from wizard import create_app
-
-    strict = create_app({**settings, "WIZARD_EXPECTED_APP_SLUG": "my-app"})
+def test_another_app_is_refused_when_an_app_is_expected(make_app):
+    strict = make_app(WIZARD_EXPECTED_APP_SLUG="my-app")
     client = strict.test_client()
-    from tests.conftest import AdminActions
-
     AdminActions(client).unlock()
-    page = Wizard(client).upload(fixture("other-app.yaml"))
+    page = Wizard(client).paste(fixture("other-app.yaml").decode())
     assert "for the application cluster-admin, not my-app" in page.text
-    assert_nothing_saved(app)
+    assert "Use the license issued for my-app" in page.text
+    assert "Upload" not in page.text.split("error-summary")[1].split("</div>")[0]
+    assert_nothing_saved(strict)
 
 
 @pytest.mark.parametrize(
@@ -178,7 +149,7 @@ def test_another_app_is_refused_when_an_app_is_expected(settings, app):
         (b"apiVersion: apps/v1\nkind: Deployment\n", "deploy.yaml", "it holds a Deployment"),
         (bytes(range(256)), "junk.yaml", "not text"),
         (b"kind: License\n", "license.txt", "must be a .yaml or .yml file"),
-        (b"", "empty.yaml", "empty"),
+        (b"", "empty.yaml", "This file is empty"),
     ],
 )
 def test_files_that_are_not_licenses_are_refused_clearly(app, wizard, data, filename, message):
@@ -188,17 +159,28 @@ def test_files_that_are_not_licenses_are_refused_clearly(app, wizard, data, file
     assert_nothing_saved(app)
 
 
-def test_an_upload_over_the_limit_gets_a_413_page(settings, app):
-    from tests.conftest import AdminActions
-    from wizard import create_app
+def test_pasted_text_is_called_text(wizard):
+    page = wizard.paste("apiVersion: apps/v1\nkind: Deployment\n")
+    assert "This text is not a Replicated license" in page.text
 
-    small = create_app({**settings, "MAX_CONTENT_LENGTH": 4096})
+
+@pytest.mark.parametrize(
+    ("step", "field", "send"),
+    [
+        ("upload", "License file", lambda w: w.upload(b"x" * 10_000)),
+        ("paste", "License text", lambda w: w.paste("x" * 10_000)),
+    ],
+)
+def test_too_large_returns_to_its_step_with_the_limit_stated(make_app, step, field, send):
+    small = make_app(MAX_CONTENT_LENGTH=4096)
     client = small.test_client()
     AdminActions(client).unlock()
-    page = Wizard(client).upload(b"x" * 10_000)
+    page = send(Wizard(client))
     assert page.status_code == 413
-    assert "larger than this wizard accepts" in page.text
-    assert_nothing_saved(app)
+    assert page.request.path == f"/setup/{step}"
+    assert f"{field} is larger than 4,096 bytes, the most this wizard accepts" in page.text
+    assert 'class="error-summary"' in page.text and 'name="csrf_token"' in page.text
+    assert_nothing_saved(small)
 
 
 def test_paste_keeps_the_text_after_an_error(wizard):
@@ -209,56 +191,79 @@ def test_paste_keeps_the_text_after_an_error(wizard):
 
 
 def test_bad_ids_name_the_field_keep_the_input_and_save_nothing(app, wizard):
-    details = wizard.upload(fixture("valid-v1beta1.yaml"))
-    page = wizard.details(details, customer_id="has space", instance_id="")
-    assert "Customer ID must not contain white space" in page.text
-    assert "Instance ID must not be blank" in page.text
+    wizard.upload(fixture("valid-v1beta1.yaml"))
+    page = wizard.details(customer_id="has space", instance_id="")
+    assert page.status_code == 422
+    assert f"Customer ID must be {RULE}: found a space at position 4." in page.text
+    assert f"Instance ID must not be blank: {RULE}." in page.text
     assert 'value="has space"' in page.text
     assert 'href="#customer_id"' in page.text
     assert_nothing_saved(app)
 
 
-def test_generate_instance_id_works_without_script(wizard):
-    details = wizard.upload(fixture("valid-v1beta1.yaml"))
-    form = {
-        "csrf_token": csrf_token_from(details.text),
-        "draft": hidden(details.text, "draft"),
-        "customer_id": "acme",
-        "instance_id": "",
-        "generate_instance_id": "1",
-    }
-    page = wizard.client.post("/setup/details", data=form)
-    generated = re.search(r'id="instance_id"[^>]*value="([0-9a-f-]{36})"', page.text) or re.search(
-        r'value="([0-9a-f-]{36})"[^>]*id="instance_id"', page.text
-    )
-    assert generated, "a new UUID is filled in"
-    assert 'value="acme"' in page.text
+def test_enter_in_any_field_means_review(wizard):
+    """The first submit button of the details form, what Enter presses, is Review."""
+    page = wizard.upload(fixture("valid-v1beta1.yaml"))
+    form = page.text.split('action="/setup/details"')[1]
+    first_button = re.search(r"<(button|input)[^>]*type=\"submit\"[^>]*>", form).group(0)
+    assert 'name="review"' in first_button
 
 
-def test_a_tampered_draft_is_refused_and_nothing_saved(app, wizard):
-    details = wizard.upload(fixture("valid-v1beta1.yaml"))
-    review = wizard.details(details, customer_id="acme", instance_id="instance-1")
-    forged = hidden(review.text, "draft")[:-6] + "AAAAAA"
-    response = wizard.client.post(
-        "/setup/save",
-        data={"csrf_token": csrf_token_from(review.text), "draft": forged, "save": "Save"},
-    )
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/setup/"
-    assert_nothing_saved(app)
+def test_generate_fills_an_empty_instance_id_without_script(wizard):
+    wizard.upload(fixture("valid-v1beta1.yaml"))
+    page = wizard.details(button="generate_instance_id", customer_id="acme", instance_id="")
+    assert page.request.path == "/setup/details"
+    assert re.fullmatch(r"[0-9a-f-]{36}", instance_id_in(page)), "a new UUID is filled in"
+    assert 'value="acme"' in page.text, "what was typed is kept"
+    assert "A new instance ID was generated" in page.text
 
 
-def test_a_file_with_several_licenses_lets_the_admin_choose(settings, app, tmp_path):
-    from tests.conftest import AdminActions
-    from tests.license_factory import write_global_public_key
-    from wizard import create_app
+def test_generate_asks_before_replacing_an_instance_id(wizard):
+    wizard.upload(fixture("valid-v1beta1.yaml"))
+    asked = wizard.details(button="generate_instance_id", customer_id="acme", instance_id="mine")
+    assert "Instance ID already holds" in asked.text and "Replace it?" in asked.text
+    assert instance_id_in(asked) == "mine", "nothing replaced without asking"
+    replaced = wizard.details(button="replace_instance_id", customer_id="acme", instance_id="mine")
+    assert instance_id_in(replaced) not in ("mine", "", None)
 
-    key = write_global_public_key(tmp_path / "test-global.pem")
-    custom = create_app({**settings, "WIZARD_LICENSE_KEYS": str(key)})
-    client = custom.test_client()
+
+def test_generate_is_refused_and_not_offered_when_the_sdk_gave_the_instance_id(make_app, fake_sdk):
+    app = make_app(WIZARD_REPLICATED_SDK_URL=fake_sdk().url)
+    client = app.test_client()
     AdminActions(client).unlock()
+    details = client.get("/setup/detect", follow_redirects=True)
+    assert "Generate a new instance ID" not in details.text
+    refused = Wizard(client).details(button="generate_instance_id", customer_id="c")
+    assert refused.status_code == 422
+    assert "The Replicated SDK reported the instance ID: keep it." in refused.text
+
+
+def test_a_step_without_its_earlier_answers_sends_back_to_the_start(wizard):
+    for path in ("/setup/details", "/setup/review", "/setup/choose"):
+        response = wizard.client.get(path)
+        assert (response.status_code, response.headers["Location"]) == (302, "/setup/"), path
+    start = wizard.client.get("/setup/")
+    assert "Nothing is in progress here" in start.text
+    wizard.manual()
+    early = wizard.client.get("/setup/review")
+    assert early.headers["Location"] == "/setup/details", "the review waits for the details"
+    token = csrf_token_from(wizard.client.get("/setup/details").text)
+    posted = wizard.client.post("/setup/review", data={"csrf_token": token, "based_on": "none"})
+    assert posted.status_code == 302 and posted.headers["Location"] == "/setup/details"
+
+
+def test_a_file_with_several_licenses_shows_each_verdict_before_the_choice(custom_wizard):
     data = to_yaml(
         signed_license(base_spec(customerName="First Co")),
+        signed_license(
+            base_spec(
+                customerName="Old Co",
+                licenseID="3Old0License0Id000000000000",
+                entitlements={
+                    "expires_at": {"title": "Expiration", "value": "2020-01-01T00:00:00Z"}
+                },
+            )
+        ),
         signed_license(
             base_spec(
                 customerName="Second Co",
@@ -267,83 +272,122 @@ def test_a_file_with_several_licenses_lets_the_admin_choose(settings, app, tmp_p
             )
         ),
     )
-    page = Wizard(client).upload(data)
-    assert "This file holds 2 licenses" in page.text
+    page = custom_wizard.upload(data)
+    assert page.request.path == "/setup/choose"
+    assert "This file holds 3 licenses" in page.text
     assert "First Co" in page.text and "Second Co" in page.text
-    unchosen = client.post(
-        "/setup/choose",
-        data={"csrf_token": csrf_token_from(page.text), "draft": hidden(page.text, "draft")},
-    )
+    assert "Cannot be used: This license expired on 1 Jan 2020" in page.text
+    assert page.text.count("disabled") == 1, "the expired one cannot be chosen"
+    unchosen = custom_wizard.choose(None)
     assert "Which license?" in unchosen.text and "error-summary" in unchosen.text
-    details = client.post(
-        "/setup/choose",
-        data={
-            "csrf_token": csrf_token_from(page.text),
-            "draft": hidden(page.text, "draft"),
-            "choice": "1",
-        },
-    )
+    expired = custom_wizard.choose(1)
+    assert "That one cannot be used" in expired.text
+    details = custom_wizard.choose(2)
+    assert details.request.path == "/setup/details"
     assert "Second Co" in details.text
     assert "cust-2" in details.text and "from the license" in details.text
-    review = Wizard(client).details(details, customer_id="ignored", instance_id="instance-9")
+    review = custom_wizard.details(customer_id="ignored", instance_id="instance-9")
     assert "cust-2" in review.text and "ignored" not in review.text, "signed values win"
 
 
 def test_reconfiguring_shows_old_and_new_values(app, wizard):
     with app.app_context():
-        save_identity(
-            "old-customer", "old-instance", "OldLicense0000000000000WXYZ", actor=Actor("cli")
-        )
+        save_identity("old-customer", "old-instance", LICENSE_ID, actor=Actor("cli"))
     start = wizard.client.get("/setup/")
     assert "Change the license identity" in start.text
     details = wizard.upload(fixture("valid-v1beta1.yaml"))
-    assert 'value="old-customer"' in details.text, "current values are filled in"
-    review = wizard.details(details, customer_id="old-customer", instance_id="new-instance")
+    assert 'value="old-customer"' in details.text, "the same license keeps its customer id"
+    review = wizard.details(customer_id="old-customer", instance_id="new-instance")
     text = review.text
-    assert "old-instance" in text and "new-instance" in text
-    assert "…WXYZ" in text and "…PJcq" in text
-    assert text.count('class="changed"') == 2  # instance id and license id change
-    assert "(unchanged)" in text  # the customer id stays
+    assert "Instance ID changes from old-instance to new-instance." in text
+    assert "Customer ID stays old-customer." in text
+    assert "License ID stays …PJcq." in text
+    assert text.count('class="changed"') == 1
     wizard.save(review)
-    with app.app_context():
-        change = recent_changes()[0]
-        assert (change.old_instance_id, change.new_instance_id) == ("old-instance", "new-instance")
+    change = recent_changes(app)[0]
+    assert (change.old_instance_id, change.new_instance_id) == ("old-instance", "new-instance")
+
+
+def test_a_license_for_another_customer_never_inherits_the_old_customer_id(
+    custom_key_app, custom_wizard
+):
+    with custom_key_app.app_context():
+        save_identity(
+            "acme-corp",
+            "instance-1",
+            "2Test0License0Id0000000000AB",
+            summary={"app_slug": "my-app", "customer_name": "Acme Corp", "source": "upload"},
+            actor=Actor("wizard"),
+        )
+    geeglo = signed_license(
+        base_spec(customerName="Geeglo", appSlug="geeglo-app", licenseID=OTHER_LICENSE_ID)
+    )
+    details = custom_wizard.upload(to_yaml(geeglo))
+    assert 'value="acme-corp"' not in details.text
+    assert 'value="instance-1"' in details.text, "the deployment is still this one"
+    review = custom_wizard.details(customer_id="geeglo-1", instance_id="instance-1")
+    assert "Customer ID changes from acme-corp to geeglo-1." in review.text
+    assert "The license belongs to another customer: Geeglo, not Acme Corp." in review.text
+    assert "The license is for another application: geeglo-app, not my-app." in review.text
+    assert "License ID changes from …00AB to …WXYZ." in review.text
+
+
+def test_a_review_made_stale_by_another_save_saves_nothing_and_says_what_changed(app, wizard):
+    wizard.manual()
+    review = wizard.details(customer_id="mine", instance_id="instance-mine")
+    other = Wizard(app.test_client())
+    AdminActions(other.client).unlock()
+    other.manual()
+    other.details(customer_id="theirs", instance_id="instance-theirs")
+    assert other.save().status_code == 302
+
+    stale = wizard.save(review)
+    assert stale.status_code == 409
+    assert "Someone else saved the identity while this review was open" in stale.text
+    assert "customer theirs, instance instance-theirs" in stale.text
+    assert saved_identity(app).customer_id == "theirs", "nothing of the stale review was saved"
+    assert "Customer ID changes from theirs to mine." in stale.text
+    again = wizard.save(stale)
+    assert again.status_code == 302
+    assert saved_identity(app).customer_id == "mine"
+
+
+def test_lock_in_another_tab_then_save_unlocks_and_returns_to_the_review(app, wizard, admin):
+    wizard.upload(fixture("valid-v1beta1.yaml"))
+    review = wizard.details(customer_id="acme", instance_id="instance-1")
+    admin.lock()  # the other tab shares the cookie
+    refused = wizard.save(review)
+    assert refused.headers["Location"] == "/setup/unlock?next=/setup/review"
+    unlock_page = wizard.client.get(refused.headers["Location"])
+    assert "The wizard was locked, in this tab or another" in unlock_page.text
+    back = admin.unlock(next_path="/setup/review")
+    assert back.headers["Location"] == "/setup/review"
+    again = wizard.client.get("/setup/review")
+    assert "acme" in again.text and "instance-1" in again.text, "the answers are kept"
+    assert wizard.save(again).status_code == 302
+    assert saved_identity(app).customer_id == "acme"
+
+
+def test_a_draft_belongs_to_its_browser(app, wizard):
+    wizard.manual()
+    wizard.details(customer_id="mine", instance_id="instance-mine")
+    other = app.test_client()
+    AdminActions(other).unlock()
+    assert other.get("/setup/review").headers["Location"] == "/setup/", "no draft there"
 
 
 def test_back_from_review_keeps_the_answers(wizard):
-    details = wizard.upload(fixture("valid-v1beta1.yaml"))
-    review = wizard.details(details, customer_id="acme", instance_id="instance-1")
-    back = wizard.client.post(
-        "/setup/save",
-        data={
-            "csrf_token": csrf_token_from(review.text),
-            "draft": hidden(review.text, "draft"),
-            "edit": "Change the IDs",
-        },
-    )
+    wizard.upload(fixture("valid-v1beta1.yaml"))
+    review = wizard.details(customer_id="acme", instance_id="instance-1")
+    assert 'href="/setup/details">Change the IDs' in review.text
+    back = wizard.client.get("/setup/details")
     assert 'value="acme"' in back.text and 'value="instance-1"' in back.text
 
 
-def test_save_with_the_database_gone_keeps_the_review_and_says_nothing_was_saved(
-    app, wizard, monkeypatch
-):
-    import sqlalchemy as sa
-
-    from wizard import setup as setup_views
-
-    details = wizard.upload(fixture("valid-v1beta1.yaml"))
-    review = wizard.details(details, customer_id="acme", instance_id="instance-1")
-
-    def unreachable(*args, **kwargs):
-        raise sa.exc.OperationalError("INSERT", {}, ConnectionRefusedError("db down"))
-
-    monkeypatch.setattr(setup_views, "save_identity", unreachable)
-    monkeypatch.setattr(setup_views, "load_identity", unreachable)
-    page = wizard.save(review)
-    assert page.status_code == 200
-    assert "nothing was saved" in page.text
-    assert "acme" in page.text and "instance-1" in page.text
-    monkeypatch.undo()
-    assert_nothing_saved(app)
-    with app.app_context():
-        db.session.remove()
+def test_after_saving_the_review_is_gone(wizard):
+    wizard.manual()
+    review = wizard.details(customer_id="acme", instance_id="instance-1")
+    wizard.save(review)
+    again = wizard.client.get("/setup/review")
+    assert again.headers["Location"] == "/setup/"
+    assert "Nothing is in progress here" in wizard.client.get("/setup/").text

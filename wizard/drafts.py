@@ -1,40 +1,106 @@
-"""The wizard's answers between steps, sealed into the page: stateless across workers and
-replicas, unreadable to the browser (no license id in the HTML), and useless once edited."""
+"""The wizard's answers between its steps: a typed draft, kept on the server for one browser.
 
-import base64
+The browser's session holds a random key; the database holds the answers under its digest.
+Back, reload, a bookmark, a new unlock and another worker or replica all find the same draft;
+the license text never travels in a URL or a page.
+"""
+
+import dataclasses
 import hashlib
-import json
+import secrets
+from datetime import UTC, datetime, timedelta
 
-# An admin who leaves the review open longer than this starts that step again.
-DRAFT_MAX_AGE_SECONDS = 2 * 60 * 60
+import sqlalchemy as sa
+from flask import session
 
+from .database import db, dialect_insert, retried_once_if_disconnected
+from .models import SetupDraft
 
-class DraftExpired(Exception):
-    """The sealed answers are too old, or were not sealed by this installation."""
+# An admin who leaves the wizard longer than this starts again.
+DRAFT_LIFETIME = timedelta(hours=2)
 
+SOURCES = ("upload", "paste", "manual", "sdk")
 
-def _fernet(secret_key):
-    from cryptography.fernet import Fernet  # on first use: most requests never need it
-
-    digest = hashlib.sha256(b"replicated-setup-wizard/draft\x00" + secret_key.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
-
-
-def seal(secret_key, answers):
-    """Return the answers as an opaque, authenticated string for a hidden form field."""
-    return _fernet(secret_key).encrypt(json.dumps(answers).encode()).decode()
+DRAFTS = SetupDraft.__table__
 
 
-def unseal(secret_key, token, max_age=DRAFT_MAX_AGE_SECONDS):
-    """Return the answers sealed into `token`, or raise DraftExpired."""
-    if not token:
-        raise DraftExpired("no answers were sealed")
-    from cryptography.fernet import InvalidToken
+class StartAgain(Exception):
+    """The wizard cannot go on from here: no draft, an expired one, or a license that no longer
+    verifies. The message says why; the blueprint sends the admin back to the start."""
 
+
+@dataclasses.dataclass
+class Draft:
+    """What the admin has answered so far."""
+
+    source: str
+    license_text: str | None = None  # the uploaded or pasted file
+    choice: int | None = None  # which license of a file that holds several (0-based)
+    sdk: dict | None = None  # what the Replicated SDK reported
+    customer_id: str | None = None
+    instance_id: str | None = None
+    instance_id_origin: str | None = None  # sdk, saved, typed or generated
+    license_id: str | None = None  # typed, when there is no license
+    keep_license_id: bool = False  # typed ids without a license id keep the saved one
+    details_done: bool = False
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown source {self.source!r}")
+
+    @property
+    def needs_choice(self):
+        return self.license_text is not None and self.choice is None
+
+
+def _digest(key):
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@retried_once_if_disconnected
+def load_draft():
+    """The draft of this browser; StartAgain when there is none or it expired."""
+    key = session.get("draft")
+    if not isinstance(key, str):
+        raise StartAgain("Nothing is in progress here: choose how to give the license details.")
+    with db.engine.connect() as connection:
+        row = connection.execute(
+            sa.select(DRAFTS.c.answers, DRAFTS.c.updated_at).where(
+                DRAFTS.c.key_digest == _digest(key)
+            )
+        ).first()
+    if row is None or row.updated_at < datetime.now(UTC) - DRAFT_LIFETIME:
+        raise StartAgain("This setup was left too long, or was saved already. Start again.")
     try:
-        answers = json.loads(_fernet(secret_key).decrypt(token.encode(), ttl=max_age))
-    except (InvalidToken, ValueError, UnicodeError):
-        raise DraftExpired("the answers are too old or were altered") from None
-    if not isinstance(answers, dict):
-        raise DraftExpired("the answers were altered")
-    return answers
+        return Draft(**row.answers)
+    except (TypeError, ValueError):
+        raise StartAgain(
+            "This setup was made by an older version of the wizard. Start again."
+        ) from None
+
+
+def save_draft(draft):
+    """Keep the draft for this browser (a new key the first time)."""
+    key = session.get("draft")
+    if not isinstance(key, str):
+        key = session["draft"] = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    answers = dataclasses.asdict(draft)
+    with db.engine.begin() as connection:
+        connection.execute(DRAFTS.delete().where(DRAFTS.c.updated_at < now - DRAFT_LIFETIME))
+        statement = dialect_insert(connection.dialect.name, DRAFTS).values(
+            key_digest=_digest(key), answers=answers, updated_at=now
+        )
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["key_digest"], set_={"answers": answers, "updated_at": now}
+            )
+        )
+
+
+def discard_draft():
+    """Forget this browser's draft (it was saved, or the admin starts over)."""
+    key = session.pop("draft", None)
+    if isinstance(key, str):
+        with db.engine.begin() as connection:
+            connection.execute(DRAFTS.delete().where(DRAFTS.c.key_digest == _digest(key)))

@@ -14,8 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 
-from .admin_token import token_matches
-from .ids import InvalidId, clean_id
+from .id_rule import InvalidId, clean_id
 
 LICENSE_EXTENSIONS = (".yaml", ".yml")
 
@@ -26,16 +25,10 @@ class UnlockForm(FlaskForm):
     token = PasswordField(
         "Admin token",
         validators=[DataRequired("Enter the admin token.")],
-        description="Run setup-wizard token on the server: it names the file that holds it.",
+        description="Copy it from the file named below, on the server.",
         render_kw={"autocomplete": "off", "spellcheck": "false", "autofocus": True},
     )
-
-    def validate_token(self, field):
-        if not token_matches(field.data):
-            raise ValidationError(
-                "That is not the admin token. Copy it again from the file that "
-                "setup-wizard token names."
-            )
+    # Whether it is the admin token is the view's check: it counts wrong tokens.
 
 
 class ReplicatedId:
@@ -66,17 +59,14 @@ def _id_field(label, description, required=True):
 
 
 CUSTOMER_ID_HELP = (
-    "In the Replicated vendor portal, open Customers, then this customer: the customer ID is "
-    "shown on the customer's page. Licenses issued before late 2025 do not carry it."
+    "Your vendor gives it with the license: licenses issued since late 2025 carry it, and for "
+    "an older license your vendor can read it on your customer page in Replicated."
 )
 INSTANCE_ID_HELP = (
-    "The id of this deployment. It is never in a license file: the Replicated SDK in the "
-    "cluster reports it (GET /api/v1/app/info, instanceID), and the vendor portal lists it "
-    "under the customer's instances. An install without the SDK can generate a new one."
+    "The ID of this deployment. A license never holds it: the Replicated SDK running beside "
+    "the application reports it. An install without the SDK can generate a new one."
 )
-LICENSE_ID_HELP = (
-    "From the license file (spec.licenseID) or the customer's page in the vendor portal."
-)
+LICENSE_ID_HELP = "In the license file it is spec.licenseID; your vendor can also tell you."
 
 
 class UploadForm(FlaskForm):
@@ -117,7 +107,6 @@ class PasteForm(FlaskForm):
 class ChooseLicenseForm(FlaskForm):
     """Pick one license from a file that holds several."""
 
-    draft = HiddenField()
     choice = RadioField(
         "Which license?",
         coerce=int,
@@ -135,19 +124,20 @@ class IdentityFields:
 
 
 class IdentityForm(IdentityFields, FlaskForm):
-    """The ids to save, typed or completed from a license."""
+    """The ids to save, typed or completed from a license. Review is the primary action (and
+    what Enter does); a new instance id is asked for apart, and never replaces one unasked."""
 
-    draft = HiddenField()
-    generate_instance_id = SubmitField("Generate a new instance ID")
     review = SubmitField("Review")
+    generate_instance_id = SubmitField("Generate a new instance ID")
+    replace_instance_id = SubmitField("Replace it with a new ID")
 
 
 class ReviewForm(FlaskForm):
-    """Confirm what the review shows; every answer travels sealed in `draft`."""
+    """Confirm what the review shows. `based_on` is when the identity shown as "now" was last
+    saved, so a save made meanwhile by someone else is noticed."""
 
-    draft = HiddenField()
+    based_on = HiddenField()
     save = SubmitField("Save")
-    edit = SubmitField("Change the IDs")
 
 
 class ApiForm(Form):
@@ -165,6 +155,10 @@ class ApiForm(Form):
             self.form_errors.append(name)
             valid = False
         return valid
+
+    def was_sent(self, name):
+        """True when the request named this field at all (even as null)."""
+        return name in self._raw
 
     @property
     def all_errors(self):

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from .id_rule import InvalidId, clean_id, license_id_hint
+
 # PyYAML and cryptography are imported where they are used: `setup-wizard status` and most
 # requests never read a license, and should not pay for loading them.
 
@@ -80,6 +82,11 @@ class License:
     entitlements: tuple[Entitlement, ...] = field(default=())
 
     @property
+    def license_id_hint(self):
+        """The license id as it may be shown: its last four characters."""
+        return license_id_hint(self.license_id)
+
+    @property
     def visible_entitlements(self):
         """The entitlements the customer may see; hidden ones are never shown or stored."""
         return tuple(e for e in self.entitlements if not e.hidden)
@@ -116,14 +123,17 @@ class Verdict:
     def valid(self):
         return self.reason is Reason.OK
 
-    def as_json(self):
-        """The document `setup-wizard verify-license --json` prints."""
+    def as_json(self, show_license_id=False):
+        """The document `setup-wizard verify-license --json` prints. The license id doubles as
+        a credential: only its last four characters, unless asked for."""
         lic = self.license
         return {
             "valid": self.valid,
             "reason": str(self.reason),
             "message": self.message,
-            "license_id": lic.license_id if lic else None,
+            "license_id": (lic.license_id if show_license_id else lic.license_id_hint)
+            if lic
+            else None,
             "app_slug": lic.app_slug if lic else None,
             "customer_id": lic.customer_id if lic else None,
             "customer_name": lic.customer_name if lic else None,
@@ -200,6 +210,15 @@ class LicensePolicy:
     max_bytes: int = MAX_LICENSE_BYTES
 
     @classmethod
+    def for_app(cls, app):
+        """The policy of a Flask app, built from its settings once, on first use (it loads
+        keys). Raises ValueError naming WIZARD_LICENSE_KEYS when a key cannot be loaded."""
+        policy = app.extensions.get("license_policy")
+        if policy is None:
+            policy = app.extensions["license_policy"] = cls.from_settings(app.config)
+        return policy
+
+    @classmethod
     def from_settings(cls, settings):
         """Build the policy from the WIZARD_* settings (a plain mapping)."""
         return cls(
@@ -208,13 +227,18 @@ class LicensePolicy:
             max_bytes=settings.get("MAX_CONTENT_LENGTH") or MAX_LICENSE_BYTES,
         )
 
-    def documents(self, data):
-        """The licenses in a file (raises LicenseError when it holds none)."""
-        return license_documents(data, self.max_bytes)
+    def documents(self, data, noun="file"):
+        """The licenses in a file (raises LicenseError when it holds none). `noun` is what
+        the admin gave: a "file", or pasted "text"."""
+        return license_documents(data, self.max_bytes, noun)
 
-    def verify(self, data, choice=0, now=None):
+    def verify(self, data, choice=0, now=None, noun="file"):
         """Verify the `choice`-th license of a file under this policy."""
-        return verify_license(data, self.keys, self.expected_app, now, choice, self.max_bytes)
+        return verify_license(data, self.keys, self.expected_app, now, choice, self.max_bytes, noun)
+
+    def verify_document(self, document, now=None):
+        """Verify one license document of a file under this policy."""
+        return verify_document(document, self.keys, self.expected_app, now)
 
 
 # --- Reading the file, safely ---------------------------------------------------------------
@@ -247,7 +271,7 @@ def _refuse(message):
     return LicenseError(Reason.NOT_A_LICENSE, message)
 
 
-def _check_events(text):
+def _check_events(text, noun="file"):
     """Walk the YAML events first: refuse aliases, custom tags, deep nesting and huge values
     before anything is built, so a hostile file costs little time and memory."""
     yaml, event_loader, _ = _loaders()
@@ -255,27 +279,30 @@ def _check_events(text):
     try:
         for event in yaml.parse(text, Loader=event_loader):
             if isinstance(event, yaml.AliasEvent):
-                raise _refuse("This file uses YAML aliases (*name); a license never does.")
+                raise _refuse(f"This {noun} uses YAML aliases (*name); a license never does.")
             if isinstance(event, yaml.NodeEvent):
                 nodes += 1
                 if getattr(event, "tag", None) not in _PLAIN_TAGS:
-                    raise _refuse(f"This file uses the YAML tag {event.tag}; a license never does.")
+                    raise _refuse(
+                        f"This {noun} uses the YAML tag {event.tag}; a license never does."
+                    )
                 if getattr(event, "anchor", None) is not None:
-                    raise _refuse("This file uses YAML anchors (&name); a license never does.")
+                    raise _refuse(f"This {noun} uses YAML anchors (&name); a license never does.")
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise _refuse(
-                        f"This file nests more than {MAX_DEPTH} levels deep; a license never does."
+                        f"This {noun} nests more than {MAX_DEPTH} levels deep; "
+                        "a license never does."
                     )
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
             elif isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_SCALAR_CHARS:
-                raise _refuse("This file holds a value far larger than any license field.")
+                raise _refuse(f"This {noun} holds a value far larger than any license field.")
             if nodes > MAX_NODES:
-                raise _refuse("This file is far larger than a license.")
+                raise _refuse(f"This {noun} is far larger than a license.")
     except yaml.YAMLError as error:
-        raise _refuse(f"This file is not valid YAML: {_yaml_problem(error)}.") from None
+        raise _refuse(f"This {noun} is not valid YAML: {_yaml_problem(error)}.") from None
 
 
 def _yaml_problem(error):
@@ -284,27 +311,27 @@ def _yaml_problem(error):
     return f"{problem} at line {mark.line + 1}" if mark else problem
 
 
-def read_documents(data, max_bytes=MAX_LICENSE_BYTES):
+def read_documents(data, max_bytes=MAX_LICENSE_BYTES, noun="file"):
     """Return every YAML document in `data` (bytes or text), refusing anything hostile."""
     if isinstance(data, bytes):
         if len(data) > max_bytes:
-            raise _refuse(f"This file is larger than {max_bytes} bytes; a license is a few KB.")
+            raise _refuse(f"This {noun} is larger than {max_bytes} bytes; a license is a few KB.")
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise _refuse("This file is not text: a license is a YAML text file.") from None
+            raise _refuse(f"This {noun} is not text: a license is a YAML text file.") from None
     elif len(data.encode("utf-8", "surrogatepass")) > max_bytes:
-        raise _refuse(f"This text is larger than {max_bytes} bytes; a license is a few KB.")
+        raise _refuse(f"This {noun} is larger than {max_bytes} bytes; a license is a few KB.")
     if "\x00" in data:
-        raise _refuse("This file is not text: a license is a YAML text file.")
+        raise _refuse(f"This {noun} is not text: a license is a YAML text file.")
     if not data.strip():
-        raise _refuse("This file is empty.")
-    _check_events(data)
+        raise _refuse(f"This {noun} is empty.")
+    _check_events(data, noun)
     yaml, _, loader = _loaders()
     try:
         return [doc for doc in yaml.load_all(data, Loader=loader) if doc is not None]
     except (yaml.YAMLError, RecursionError, ValueError) as error:
-        raise _refuse(f"This file is not valid YAML: {_yaml_problem(error)}.") from None
+        raise _refuse(f"This {noun} is not valid YAML: {_yaml_problem(error)}.") from None
 
 
 def _describe(document):
@@ -316,14 +343,14 @@ def _describe(document):
     return "YAML without a kind"
 
 
-def license_documents(data, max_bytes=MAX_LICENSE_BYTES):
+def license_documents(data, max_bytes=MAX_LICENSE_BYTES, noun="file"):
     """Return the `kind: License` documents of a file; refuse a file that holds none."""
-    documents = read_documents(data, max_bytes)
+    documents = read_documents(data, max_bytes, noun)
     licenses = [d for d in documents if isinstance(d, dict) and d.get("kind") == "License"]
     if not licenses:
         found = ", ".join(sorted({_describe(d) for d in documents})) or "nothing"
         raise _refuse(
-            f"This file is not a Replicated license: it holds {found}. "
+            f"This {noun} is not a Replicated license: it holds {found}. "
             "Download the license file (kind: License) from the vendor portal."
         )
     return licenses
@@ -467,6 +494,24 @@ def _text(value):
     return None if value in (None, "") else str(value)
 
 
+def _signed_id(spec, key, what, required=False):
+    """An id from the signed data, under the id rule every saved id follows."""
+    value = spec.get(key)
+    if value in (None, "") and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise LicenseError(Reason.NOT_A_LICENSE, f"The license has no {what} ({key}).")
+    try:
+        return clean_id(value)
+    except InvalidId as error:
+        raise LicenseError(
+            Reason.NOT_A_LICENSE,
+            f"The license's {what} ({key}) {error}, so it cannot be saved. Ask your vendor "
+            "about this license.",
+            field=key,
+        ) from None
+
+
 def verify_document(document, keys, expected_app=None, now=None):
     """Verify one `kind: License` document; return a Verdict (never raise for a bad license)."""
     try:
@@ -475,16 +520,19 @@ def verify_document(document, keys, expected_app=None, now=None):
         return Verdict(error.reason, error.message, field=error.field)
 
 
-def verify_license(data, keys, expected_app=None, now=None, choice=0, max_bytes=MAX_LICENSE_BYTES):
+def verify_license(
+    data, keys, expected_app=None, now=None, choice=0, max_bytes=MAX_LICENSE_BYTES, noun="file"
+):
     """Read a license file and verify its license (the `choice`-th when it holds several)."""
     try:
-        documents = license_documents(data, max_bytes)
+        documents = license_documents(data, max_bytes, noun)
     except LicenseError as error:
         return Verdict(error.reason, error.message)
     if not 0 <= choice < len(documents):
         return Verdict(
             Reason.NOT_A_LICENSE,
-            f"This file holds {len(documents)} licenses; there is no license number {choice + 1}.",
+            f"This {noun} holds {len(documents)} licenses; "
+            f"there is no license number {choice + 1}.",
         )
     return verify_document(documents[choice], keys, expected_app, now)
 
@@ -597,14 +645,13 @@ def _verify(document, keys, expected_app, now):
             field=difference,
         )
 
-    license_id = signed_spec.get("licenseID")
-    if not isinstance(license_id, str) or not license_id:
-        raise LicenseError(Reason.NOT_A_LICENSE, "The license has no license ID.")
+    license_id = _signed_id(signed_spec, "licenseID", "license ID", required=True)
+    customer_id = _signed_id(signed_spec, "customerID", "customer ID")
     sequence = signed_spec.get("licenseSequence")
     lic = License(
         license_id=license_id,
         app_slug=_text(signed_spec.get("appSlug")),
-        customer_id=_text(signed_spec.get("customerID")),
+        customer_id=customer_id,
         customer_name=_text(signed_spec.get("customerName")),
         customer_email=_text(signed_spec.get("customerEmail")),
         license_type=_text(signed_spec.get("licenseType")),
@@ -631,7 +678,7 @@ def _verify(document, keys, expected_app, now):
         return Verdict(
             Reason.WRONG_APP,
             f"This license is for the application {lic.app_slug or '(none)'}, "
-            f"not {expected_app}. Upload the license issued for {expected_app}.",
+            f"not {expected_app}. Use the license issued for {expected_app}.",
             lic,
         )
     if lic.expires_at and lic.expires_at <= now:

@@ -1,30 +1,69 @@
-"""The wizard: choose a source, upload or paste the license (or type the ids), review, save."""
+"""The wizard: choose a source, give the license (or type the ids), complete the details,
+review, save.
+
+Every step has its own address. A form posts to its step's address and, once its answers are
+kept in the draft, is redirected to the next step's: Back, reload and a bookmark show a step,
+never "Confirm Form Resubmission", and an admin sent to unlock comes back to the same step.
+"""
 
 import uuid
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import drafts, sdk
-from .auth import admin_credential, admin_required
-from .config import license_policy
+from . import sdk
+from .auth import admin_credential, require_admin
+from .database import database_problem
+from .drafts import Draft, StartAgain, discard_draft, load_draft, save_draft
 from .forms import ChooseLicenseForm, IdentityForm, PasteForm, ReviewForm, UploadForm
-from .identity import UNCHANGED, Actor, load_identity, load_license_summary, save_identity
-from .licenses import LicenseError, document_label
+from .id_rule import license_id_hint
+from .identity import (
+    UNCHANGED,
+    Actor,
+    CustomerIdProblem,
+    InvalidValue,
+    StaleIdentity,
+    customer_id_for,
+    load_identity,
+    load_status,
+    save_identity,
+)
+from .licenses import LicenseError, LicensePolicy, document_label
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
+bp.before_request(require_admin)
 
 
 def _policy():
-    return license_policy(current_app)
+    return LicensePolicy.for_app(current_app)
 
 
-def _seal(answers):
-    return drafts.seal(current_app.config["SECRET_KEY"], answers)
+@bp.errorhandler(StartAgain)
+def start_again(error):
+    """Any step that cannot go on sends the admin back to the start, saying why."""
+    discard_draft()
+    flash(str(error), "info")
+    return redirect(url_for("setup.start"))
 
 
-def _unseal(token):
-    return drafts.unseal(current_app.config["SECRET_KEY"], token)
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error):
+    """A file or text over the limit: back to its step, with the limit and the field named."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.endpoint == "setup.upload":
+        form, field, noun = UploadForm(formdata=None), "license_file", "file"
+    elif request.endpoint == "setup.paste":
+        form, field, noun = PasteForm(formdata=None), "license_text", "text"
+    else:
+        return error
+    form[field].errors = [
+        f"{form[field].label.text} is larger than {limit:,} bytes, the most this wizard accepts "
+        f"(WIZARD_MAX_UPLOAD_BYTES). A license {noun} is a few KB: check that it is the license."
+    ]
+    template = "setup/upload.html" if noun == "file" else "setup/paste.html"
+    return render_template(template, form=form, max_bytes=limit), 413
 
 
 def _current_identity():
@@ -40,247 +79,359 @@ def _current_identity():
         return None
 
 
-def _start_again(message):
-    flash(message, "error")
-    return redirect(url_for("setup.start"))
+def _next_step(draft):
+    if draft.needs_choice:
+        return url_for("setup.choose")
+    if not draft.details_done:
+        return url_for("setup.details")
+    return url_for("setup.review")
+
+
+def _in_progress():
+    """The step to go on from, when this browser has a draft."""
+    try:
+        return _next_step(load_draft())
+    except StartAgain:
+        return None
 
 
 @bp.get("/")
-@admin_required
 def start():
     """Choose how to give the license details."""
     return render_template(
         "setup/start.html",
         identity=load_identity(),
         sdk_url=current_app.config["WIZARD_REPLICATED_SDK_URL"],
+        resume=_in_progress(),
     )
 
 
 @bp.get("/detect")
-@admin_required
 def detect():
     """Ask the Replicated SDK in the cluster; on any failure, say why and offer the other ways."""
     sdk_url = current_app.config["WIZARD_REPLICATED_SDK_URL"]
     if not sdk_url:
-        return _start_again(
-            "Detection needs WIZARD_REPLICATED_SDK_URL (the address of the "
-            "Replicated SDK, e.g. http://replicated:3000)."
+        raise StartAgain(
+            "Detection needs WIZARD_REPLICATED_SDK_URL (the address of the Replicated SDK, "
+            "e.g. http://replicated:3000)."
         )
     try:
-        found = sdk.detect(sdk_url)
+        found = sdk.detect(sdk_url, timeout=current_app.config["WIZARD_SDK_TIMEOUT"])
     except sdk.SdkError as error:
         current_app.logger.warning("detection failed: %s", error)
-        flash(f"{error} You can upload, paste or type the details instead.", "error")
-        return render_template("setup/start.html", identity=_current_identity(), sdk_url=sdk_url)
-    answers = {"source": "sdk", "sdk": found.sealable(), "instance_id": found.instance_id}
-    return _details_page(answers, found.as_license())
+        raise StartAgain(f"{error} You can upload, paste or type the details instead.") from None
+    save_draft(
+        Draft(
+            "sdk",
+            sdk=found.sealable(),
+            customer_id=found.customer_id,
+            instance_id=found.instance_id,
+            instance_id_origin="sdk",
+        )
+    )
+    return redirect(url_for("setup.details"))
 
 
 @bp.route("/upload", methods=["GET", "POST"])
-@admin_required
 def upload():
     """Upload the license file."""
     form = UploadForm()
     if form.validate_on_submit():
-        data = form.license_file.data.read()
-        page = _take_license(data, "upload", form.license_file)
-        if page:
-            return page
-    return render_template("setup/upload.html", form=form)
+        taken = _take_license(form.license_file.data.read(), "upload", form.license_file)
+        if taken:
+            return taken
+    return render_template(
+        "setup/upload.html", form=form, max_bytes=current_app.config["MAX_CONTENT_LENGTH"]
+    )
 
 
 @bp.route("/paste", methods=["GET", "POST"])
-@admin_required
 def paste():
     """Paste the text of the license file."""
     form = PasteForm()
     if form.validate_on_submit():
-        page = _take_license(form.license_text.data, "paste", form.license_text)
-        if page:
-            return page
-    return render_template("setup/paste.html", form=form)
+        taken = _take_license(form.license_text.data, "paste", form.license_text)
+        if taken:
+            return taken
+    return render_template(
+        "setup/paste.html", form=form, max_bytes=current_app.config["MAX_CONTENT_LENGTH"]
+    )
 
 
 def _take_license(data, source, field):
-    """Verify a license file: the next page when it is good, else None with the field's error."""
+    """Keep a license file that verifies and go on; else None, with the field's error."""
+    noun = "file" if source == "upload" else "text"
     try:
-        documents = _policy().documents(data)
+        documents = _policy().documents(data, noun=noun)
     except LicenseError as error:
         field.errors.append(f"{field.label.text}: {error.message}")
         return None
     text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
     if len(documents) > 1:
-        form = ChooseLicenseForm(formdata=None, draft=_seal({"source": source, "text": text}))
-        form.choice.choices = [(i, document_label(d)) for i, d in enumerate(documents)]
-        return render_template("setup/choose.html", form=form)
-    verdict = _policy().verify(text)
+        save_draft(Draft(source, license_text=text))
+        return redirect(url_for("setup.choose"))
+    verdict = _policy().verify(text, noun=noun)
     if not verdict.valid:
         field.errors.append(f"{field.label.text}: {verdict.message}")
         return None
-    return _details_page({"source": source, "text": text, "choice": 0}, verdict.license)
+    save_draft(Draft(source, license_text=text, choice=0))
+    return redirect(url_for("setup.details"))
 
 
-@bp.post("/choose")
-@admin_required
+@bp.route("/choose", methods=["GET", "POST"])
 def choose():
-    """Take the license the admin picked from a file that holds several."""
+    """Pick one license from a file that holds several, each shown with its verdict."""
+    draft = load_draft()
+    if draft.license_text is None:
+        raise StartAgain("There is no license file to choose from. Upload it again.")
+    documents = _policy().documents(draft.license_text)
+    options = [
+        (number, document_label(document), _policy().verify_document(document))
+        for number, document in enumerate(documents)
+    ]
     form = ChooseLicenseForm()
-    try:
-        answers = _unseal(form.draft.data)
-        documents = _policy().documents(answers["text"])
-    except (drafts.DraftExpired, LicenseError, KeyError):
-        return _start_again("That upload has expired. Upload the license file again.")
-    form.choice.choices = [(i, document_label(d)) for i, d in enumerate(documents)]
-    if not form.validate():
-        return render_template("setup/choose.html", form=form)
-    verdict = _policy().verify(answers["text"], choice=form.choice.data)
-    if not verdict.valid:
-        form.choice.errors.append(f"Which license? {verdict.message}")
-        return render_template("setup/choose.html", form=form)
-    return _details_page({**answers, "choice": form.choice.data}, verdict.license)
+    form.choice.choices = [(number, label) for number, label, _ in options]
+    if request.method == "GET" and draft.choice is not None:
+        form.choice.data = draft.choice
+    if form.validate_on_submit():
+        verdict = options[form.choice.data][2]
+        if verdict.valid:
+            save_draft(
+                Draft(draft.source, license_text=draft.license_text, choice=form.choice.data)
+            )
+            return redirect(url_for("setup.details"))
+        form.choice.errors.append(f"Which license? That one cannot be used: {verdict.message}")
+    return render_template("setup/choose.html", form=form, options=options)
 
 
 @bp.get("/manual")
-@admin_required
 def manual():
     """Type the ids, without a license file."""
-    return _details_page({"source": "manual"}, None)
+    save_draft(Draft("manual"))
+    return redirect(url_for("setup.details"))
 
 
-def _details_page(answers, lic, form=None):
-    """Ask for what the license does not say; values already saved are filled in."""
-    current = _current_identity()
-    if form is None:
-        form = IdentityForm(
-            formdata=None,
-            customer_id=answers.get("customer_id") or (current.customer_id if current else None),
-            instance_id=answers.get("instance_id") or (current.instance_id if current else None),
-            license_id=answers.get("license_id"),
-        )
-    form.draft.data = _seal(answers)
-    if lic:
-        # What the license says is signed: it is shown, not asked for.
-        form.license_id.data = lic.license_id
-        if lic.customer_id:
-            form.customer_id.data = lic.customer_id
-    return render_template(
-        "setup/details.html",
-        form=form,
-        license=lic,
-        current=current,
-        mock=answers.get("sdk", {}).get("integration_mode", False),
-    )
-
-
-def _license_of(answers):
-    """Verify the license in the answers again (it may have expired since); None for typed ids."""
-    if "sdk" in answers:
-        return sdk.Detected.from_sealed(answers["sdk"]).as_license()
-    if "text" not in answers:
+def _license_of(draft):
+    """The draft's license, verified again (it may have expired since); None for typed ids."""
+    if draft.sdk is not None:
+        return sdk.Detected.from_sealed(draft.sdk).as_license()
+    if draft.license_text is None:
         return None
-    verdict = _policy().verify(answers["text"], choice=answers.get("choice", 0))
+    verdict = _policy().verify(draft.license_text, choice=draft.choice or 0)
     if not verdict.valid:
-        raise LicenseError(verdict.reason, verdict.message)
+        raise StartAgain(f"{verdict.message} Nothing was saved.")
     return verdict.license
 
 
-def _resume(draft):
-    """The sealed answers and their license verified again; or a redirect to start again."""
-    try:
-        answers = _unseal(draft)
-        return answers, _license_of(answers), None
-    except drafts.DraftExpired:
-        refusal = "This page was open too long. Start again; nothing was saved."
-    except LicenseError as error:
-        refusal = f"{error.message} Nothing was saved."
-    return None, None, _start_again(refusal)
+def _prefill(draft, lic, current):
+    """What the details form shows first: the draft's answers, else what the license or the SDK
+    says, else what is saved. A license for another license id never inherits the saved
+    customer id: it may belong to another customer."""
+    same_license = lic is None or (current is not None and current.license_id == lic.license_id)
+    customer_id = draft.customer_id or (lic.customer_id if lic else None)
+    if not customer_id and current and same_license:
+        customer_id = current.customer_id
+    return {
+        "customer_id": customer_id,
+        "instance_id": draft.instance_id or (current.instance_id if current else None),
+        "license_id": draft.license_id,
+    }
 
 
-@bp.post("/details")
-@admin_required
+def _details_page(form, draft, lic, current, asking=False, status=200):
+    return (
+        render_template(
+            "setup/details.html",
+            form=form,
+            license=lic,
+            current=current,
+            draft=draft,
+            asking=asking,
+            mock=bool(draft.sdk and draft.sdk.get("integration_mode")),
+        ),
+        status,
+    )
+
+
+@bp.route("/details", methods=["GET", "POST"])
 def details():
-    """Check the ids, then show the review (or fill a new instance id)."""
+    """Complete what the license does not say; Review (or Enter) goes on to the review."""
+    draft = load_draft()
+    if draft.needs_choice:
+        return redirect(url_for("setup.choose"))
+    lic = _license_of(draft)
+    current = _current_identity()
+    if request.method == "GET":
+        form = IdentityForm(formdata=None, data=_prefill(draft, lic, current))
+        return _details_page(form, draft, lic, current)
     form = IdentityForm()
-    answers, lic, refusal = _resume(form.draft.data)
-    if refusal:
-        return refusal
     if lic:
+        # What the license says is signed: it is shown, never taken from the form.
         form.license_id.data = lic.license_id
         if lic.customer_id:
             form.customer_id.data = lic.customer_id
-    if form.generate_instance_id.data:
-        form.instance_id.data = str(uuid.uuid4())
-        return _details_page(answers, lic, form)
+    if form.replace_instance_id.data or form.generate_instance_id.data:
+        if draft.source == "sdk":
+            form.instance_id.errors = ["The Replicated SDK reported the instance ID: keep it."]
+            return _details_page(form, draft, lic, current, status=422)
+        if (form.instance_id.data or "").strip() and not form.replace_instance_id.data:
+            return _details_page(form, draft, lic, current, asking=True)
+        draft.customer_id = form.customer_id.data or None
+        draft.license_id = None if lic else (form.license_id.data or None)
+        draft.instance_id, draft.instance_id_origin = str(uuid.uuid4()), "generated"
+        save_draft(draft)
+        flash("A new instance ID was generated. Check the other fields, then review.", "info")
+        return redirect(url_for("setup.details"))
     if not form.validate():
-        return _details_page(answers, lic, form)
-    answers.update(
-        customer_id=form.customer_id.data,
-        instance_id=form.instance_id.data,
-        license_id=form.license_id.data,
-    )
-    # Typing the ids again without the license id keeps the saved one (the review says so).
-    answers["keep_license_id"] = lic is None and not form.license_id.data
-    return _review_page(answers, lic)
-
-
-def _review_page(answers, lic, error=None):
+        return _details_page(form, draft, lic, current, status=422)
     try:
-        current = load_identity()
-        summary = load_license_summary() if current else None
+        customer_id = customer_id_for(
+            lic.customer_id if lic else None,
+            form.customer_id.data,
+            "the Replicated SDK" if draft.source == "sdk" else "the license",
+        )
+    except CustomerIdProblem as problem:
+        form.customer_id.errors = [f"Customer ID {problem}."]
+        return _details_page(form, draft, lic, current, status=422)
+    if form.instance_id.data != draft.instance_id:
+        saved = current.instance_id if current else None
+        draft.instance_id_origin = "saved" if form.instance_id.data == saved else "typed"
+    draft.customer_id = customer_id
+    draft.instance_id = form.instance_id.data
+    draft.license_id = None if lic else form.license_id.data
+    # Typed ids without a license id keep the saved one (the review says so).
+    draft.keep_license_id = lic is None and not form.license_id.data
+    draft.details_done = True
+    save_draft(draft)
+    return redirect(url_for("setup.review"))
+
+
+def _after(draft, lic, current):
+    """The identity as it will be once saved."""
+    if lic:
+        license_id = lic.license_id
+    elif draft.keep_license_id:
+        license_id = current.license_id if current else None
+    else:
+        license_id = draft.license_id
+    return {
+        "customer_id": draft.customer_id,
+        "instance_id": draft.instance_id,
+        "license_id": license_id,
+    }
+
+
+def describe_changes(current, summary, after, lic):
+    """What saving changes, in words: each id, and the customer and application when the new
+    license belongs to someone, or something, else."""
+    if current is None or not current.has_customer_info:
+        return ["Nothing identifies this installation yet: these values will."]
+    lines = []
+    for label, name in (("Customer ID", "customer_id"), ("Instance ID", "instance_id")):
+        old, new = getattr(current, name), after[name]
+        lines.append(
+            f"{label} stays {old}." if old == new else f"{label} changes from {old} to {new}."
+        )
+    old_hint = current.license_id_hint or "none"
+    new_hint = license_id_hint(after["license_id"]) or "none"
+    lines.append(
+        f"License ID stays {old_hint}."
+        if current.license_id == after["license_id"]
+        else f"License ID changes from {old_hint} to {new_hint}."
+    )
+    if lic and summary:
+        if summary.customer_name and lic.customer_name != summary.customer_name:
+            lines.append(
+                f"The license belongs to another customer: {lic.customer_name or 'unnamed'}, "
+                f"not {summary.customer_name}."
+            )
+        if summary.app_slug and lic.app_slug != summary.app_slug:
+            lines.append(
+                f"The license is for another application: {lic.app_slug or 'none'}, "
+                f"not {summary.app_slug}."
+            )
+    return lines
+
+
+def _parse_based_on(text):
+    if text == "none":
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise StartAgain("This review page was altered. Start again; nothing was saved.") from None
+
+
+@bp.route("/review", methods=["GET", "POST"])
+def review():
+    """Show exactly what will be saved, and what changes; Save saves it."""
+    draft = load_draft()
+    if draft.needs_choice or not draft.details_done:
+        return redirect(_next_step(draft))
+    lic = _license_of(draft)
+    form = ReviewForm()
+    problem = status = None
+    if form.validate_on_submit():
+        outcome = _save(draft, lic, _parse_based_on(form.based_on.data))
+        if not isinstance(outcome, tuple):
+            return outcome
+        problem, status = outcome
+    try:
+        current, summary, _ = load_status(changes=0)
     except sa.exc.DBAPIError:
         current = summary = None
-        error = error or (
-            "The database is not answering right now, so the current values "
-            "cannot be shown and saving will fail. Nothing has been saved."
+        problem = problem or (
+            "The database is not answering right now, so the current values cannot be shown "
+            "and saving will fail. Nothing has been saved."
         )
-    form = ReviewForm(formdata=None, draft=_seal(answers))
-    keep = answers.get("keep_license_id")
-    after = {
-        "customer_id": answers["customer_id"],
-        "instance_id": answers["instance_id"],
-        "license_id": (current.license_id if current else None)
-        if keep
-        else answers.get("license_id"),
-    }
+    form.based_on.data = current.updated_at.isoformat() if current else "none"
+    after = _after(draft, lic, current)
     return render_template(
         "setup/review.html",
         form=form,
         after=after,
+        changes=describe_changes(current, summary, after, lic),
         license=lic,
         current=current,
-        current_summary=summary,
-        error=error,
-        mock=answers.get("sdk", {}).get("integration_mode", False),
-    )
+        draft=draft,
+        problem=problem,
+        mock=bool(draft.sdk and draft.sdk.get("integration_mode")),
+    ), (status or 200)
 
 
-@bp.post("/save")
-@admin_required
-def save():
-    """Save exactly what the review showed, then show the status page."""
-    form = ReviewForm()
-    answers, lic, refusal = _resume(form.draft.data)
-    if refusal:
-        return refusal
-    if form.edit.data or not form.validate():
-        return _details_page(answers, lic)
+def _save(draft, lic, based_on):
+    """Save the draft as reviewed: a redirect to the status page, or (the problem in words,
+    the HTTP status)."""
+    license_id = _after(draft, lic, None)["license_id"]
+    if lic is None and draft.keep_license_id:
+        license_id = UNCHANGED
     try:
         save_identity(
-            answers["customer_id"],
-            answers["instance_id"],
-            UNCHANGED if answers.get("keep_license_id") else answers.get("license_id"),
-            summary=lic.summary(answers["source"]) if lic else None,
+            draft.customer_id,
+            draft.instance_id,
+            license_id,
+            summary=lic.summary(draft.source) if lic else None,
             actor=Actor("wizard", who=admin_credential(), client_address=request.remote_addr),
+            based_on=based_on,
         )
-    except ValueError:
-        return _details_page(answers, lic)  # sealed under an older rule: ask again
-    except sa.exc.DBAPIError:
-        current_app.logger.warning("save failed: the database did not answer")
-        return _review_page(
-            answers,
-            lic,
-            error="The database did not answer, so nothing was "
-            "saved. Check the database, then press Save again.",
+    except StaleIdentity as stale:
+        now = stale.current
+        return (
+            "Someone else saved the identity while this review was open"
+            + (f" (customer {now.customer_id}, instance {now.instance_id})" if now else "")
+            + ". Nothing was saved. The review below now compares with what is saved: save "
+            "again if your values are still the right ones.",
+            409,
         )
+    except InvalidValue as error:
+        return f"{error} Nothing was saved.", 422
+    except sa.exc.DBAPIError as error:
+        problem = database_problem(error)
+        current_app.logger.warning("save failed (%s)", problem.kind)
+        return (
+            f"{problem.message} Nothing was saved. Check the database, then press Save again.",
+            problem.status,
+        )
+    discard_draft()
     flash("Saved. This installation is identified.", "success")
     return redirect(url_for("status.page"))
