@@ -1,41 +1,85 @@
 """setup-wizard status, set, db upgrade and token, as a shell user runs them."""
 
 import json
-import os
+import re
 import stat
 
 import pytest
+import sqlalchemy as sa
 
+from tests.helpers import FIXTURES, LICENSE_ID, recent_changes
+from tests.license_factory import base_spec, signed_license, to_yaml, write_global_public_key
 from wizard.database import db
-from wizard.identity import recent_changes
+from wizard.id_rule import RULE
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_status_on_sqlite_without_a_file_says_so_and_creates_nothing(runner, settings):
+@pytest.fixture
+def empty(runner, settings, empty_database_url):
+    """The runner on a database with no schema yet."""
+    settings["WIZARD_DATABASE_URL"] = empty_database_url
+    return runner
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_status_on_sqlite_without_a_file_says_so_and_creates_nothing(runner, settings, tmp_path):
+    missing = tmp_path / "nothing-here" / "wizard.db"
+    settings["WIZARD_DATABASE_URL"] = f"sqlite:///{missing}"
     result = runner("status")
     assert result.exit_code == 2
-    assert "no database" in result.output
-    assert not os.path.exists(settings["WIZARD_DATABASE_URL"].removeprefix("sqlite:///"))
+    assert f"Cannot tell: there is no database at {missing}." in result.output
+    assert not missing.exists()
 
 
-def test_status_cannot_tell_without_a_schema(bare_app, runner):
+def test_status_cannot_tell_without_a_schema(bare_app, empty):
     with bare_app.app_context(), db.engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE unrelated (x INTEGER)")
-    result = runner("status")
+    result = empty("status")
     assert result.exit_code == 2
-    assert "no schema" in result.output
+    assert "Cannot tell: The database has no schema yet: run `setup-wizard db upgrade`." in (
+        result.output
+    )
 
 
 def test_status_cannot_tell_when_the_database_does_not_answer(runner, settings):
     settings["WIZARD_DATABASE_URL"] = "postgresql+psycopg://nobody:secret-pw@127.0.0.1:9/none"
     result = runner("status")
     assert result.exit_code == 2
-    assert "does not answer" in result.output
+    assert "Cannot tell: The database cannot be reached: connection failed" in result.output
     assert "secret-pw" not in result.output
 
 
-def test_db_upgrade_then_status_is_not_set_then_set_then_set(runner):
-    assert runner("db", "upgrade").exit_code == 0
+@pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
+def test_a_missing_permission_is_called_so(runner, settings, database_url):
+    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    role = f"reader_{abs(hash(database_url)) % 10**8}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+    try:
+        url = sa.engine.make_url(database_url).set(username=role)
+        settings["WIZARD_DATABASE_URL"] = url.render_as_string(hide_password=False)
+        result = runner("status")
+        assert result.exit_code == 2
+        assert "refused a permission the wizard needs: permission denied for table" in (
+            result.output
+        )
+        assert "cannot be reached" not in result.output
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'"
+            )
+            connection.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()
+
+
+def test_db_upgrade_then_status_is_not_set_then_set_then_set(empty):
+    runner = empty
+    upgraded = runner("db", "upgrade")
+    assert (upgraded.exit_code, upgraded.output.strip().splitlines()[-1]) == (
+        0,
+        "The schema is up to date.",
+    )
     assert runner("status").exit_code == 1
     result = runner("set", "--customer-id", "acme", "--instance-id", "instance-1")
     assert result.exit_code == 0, result.output
@@ -64,6 +108,8 @@ def test_status_json_is_what_an_admin_sees(runner):
     assert document["license_id_hint"] == "…PJcq"
     assert "1vusOokxAVp1tkRGuyxnF23PJcq" not in result.output
     assert document["updated_at"].endswith("+00:00")
+    human = runner("status").output
+    assert re.search(r"\(since \d+ \w{3} \d{4}, \d\d:\d\d UTC\)$", human.strip()), human
 
 
 def test_status_json_before_anything_is_saved(runner):
@@ -76,12 +122,13 @@ def test_status_json_before_anything_is_saved(runner):
 @pytest.mark.parametrize(
     ("option", "value", "complaint"),
     [
-        ("--customer-id", "", "must not be blank"),
-        ("--customer-id", "   ", "must not be blank"),
-        ("--instance-id", "x" * 256, "at most 255"),
-        ("--instance-id", "two words", "white space"),
-        ("--license-id", "abc\x07def", "control"),
-        ("--license-id", "tab\there", "white space"),
+        ("--customer-id", "", f"must not be blank: {RULE}"),
+        ("--customer-id", "   ", f"must not be blank: {RULE}"),
+        ("--instance-id", "x" * 256, "(this one has 256 characters)"),
+        ("--instance-id", "two words", "found a space at position 4"),
+        ("--license-id", "abc\x07def", "found an invisible character (U+0007) at position 4"),
+        ("--license-id", "tab\there", "found a tab at position 4"),
+        ("--customer-id", "\u0430cme", "found the non-ASCII character “\u0430” (U+0430)"),
     ],
 )
 def test_set_refuses_bad_input_naming_the_option_and_writes_nothing(
@@ -91,9 +138,8 @@ def test_set_refuses_bad_input_naming_the_option_and_writes_nothing(
     result = runner("set", *[part for pair in args.items() for part in pair])
     assert result.exit_code != 0
     assert option in result.output
-    assert complaint in result.output
-    with app.app_context():
-        assert recent_changes() == []
+    assert complaint in " ".join(result.output.split())
+    assert recent_changes(app) == []
     assert runner("status").exit_code == 1
 
 
@@ -105,13 +151,19 @@ def test_set_without_a_required_option_says_which(app, runner):
 
 def test_set_records_the_cli_in_the_history(app, runner):
     runner("set", "--customer-id", "acme", "--instance-id", "instance-1")
-    with app.app_context():
-        [change] = recent_changes()
+    [change] = recent_changes(app)
     assert change.method == "cli"
     assert change.actor.startswith("cli:")
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_set_without_a_license_id_keeps_the_saved_one(app, runner):
+    runner("set", "--customer-id", "acme", "--instance-id", "i-1", "--license-id", LICENSE_ID)
+    result = runner("set", "--customer-id", "acme", "--instance-id", "i-2")
+    assert result.output.strip() == "Saved: customer acme, instance i-2, license …PJcq"
+    assert json.loads(runner("status", "--json").output)["license_id_hint"] == "…PJcq"
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
 def test_token_says_where_the_token_is_and_never_prints_it(runner, settings, instance_path):
     del settings["WIZARD_ADMIN_TOKEN"]
     result = runner("token")
@@ -121,13 +173,16 @@ def test_token_says_where_the_token_is_and_never_prints_it(runner, settings, ins
     assert token not in result.output
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
+    assert "made just now" in result.output, "the first time says that it made one"
+    assert "made just now" not in runner("token").output
+
     rotated = runner("token", "--rotate")
     assert rotated.exit_code == 0
     assert path.read_text().strip() != token
     assert path.read_text().strip() not in rotated.output
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
 def test_secret_key_is_generated_once_with_mode_0600(bare_app, instance_path):
     from wizard import create_app
 
@@ -137,7 +192,6 @@ def test_secret_key_is_generated_once_with_mode_0600(bare_app, instance_path):
     assert again.config["SECRET_KEY"] == bare_app.config["SECRET_KEY"] == path.read_text().strip()
 
 
-FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "licenses"
 VERDICTS = {
     "valid-v1beta1.yaml": (0, "ok"),
     "valid-v1beta2.yaml": (0, "ok"),
@@ -148,7 +202,7 @@ VERDICTS = {
 }
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(("name", "expected"), list(VERDICTS.items()))
 def test_verify_license_gives_the_documented_verdict(runner, name, expected):
     result = runner("verify-license", "--json", str(FIXTURES / name))
@@ -168,7 +222,7 @@ def test_verify_license_gives_the_documented_verdict(runner, name, expected):
     }
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
 def test_verify_license_wrong_app_when_an_app_is_expected(runner, settings):
     settings["WIZARD_EXPECTED_APP_SLUG"] = "my-app"
     result = runner("verify-license", str(FIXTURES / "other-app.yaml"))
@@ -176,17 +230,27 @@ def test_verify_license_wrong_app_when_an_app_is_expected(runner, settings):
     assert "wrong_app" in result.output and "cluster-admin" in result.output
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
 def test_verify_license_json_fields_come_from_the_signed_data(runner):
     document = json.loads(
         runner("verify-license", "--json", str(FIXTURES / "valid-v1beta1.yaml")).output
     )
-    assert document["license_id"] == "1vusOokxAVp1tkRGuyxnF23PJcq"
+    assert document["license_id"] == "…PJcq", "the license id is a credential"
     assert document["expires_at"] == "2030-07-27T00:00:00+00:00"
     assert (document["key"], document["version"]) == ("production", "kots.io/v1beta1")
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_verify_license_prints_the_whole_license_id_only_when_asked(runner):
+    plain = runner("verify-license", str(FIXTURES / "valid-v1beta1.yaml"))
+    assert LICENSE_ID not in plain.output and "license …PJcq" in plain.output
+    shown = runner(
+        "verify-license", "--json", "--show-license-id", str(FIXTURES / "valid-v1beta1.yaml")
+    )
+    assert json.loads(shown.output)["license_id"] == LICENSE_ID
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
 def test_verify_license_of_a_missing_file_says_so(runner):
     result = runner("verify-license", "/no/such/license.yaml")
     assert result.exit_code != 0
@@ -227,3 +291,58 @@ def test_import_license_refuses_a_bad_license_and_saves_nothing(app, runner, nam
     assert result.exit_code == 1
     assert "Nothing was saved" in result.output
     assert runner("status").exit_code == 1
+
+
+def test_import_license_with_several_licenses_lists_them_and_asks_which(
+    app, runner, settings, tmp_path
+):
+    settings["WIZARD_LICENSE_KEYS"] = str(write_global_public_key(tmp_path / "global.pem"))
+    path = tmp_path / "two.yaml"
+    path.write_bytes(
+        to_yaml(
+            signed_license(base_spec(customerName="First Co")),
+            signed_license(
+                base_spec(customerName="Second Co", licenseID="2Second0License0000000000")
+            ),
+        )
+    )
+    asked = runner("import-license", str(path), "--instance-id", "i-1", "--customer-id", "c-1")
+    assert asked.exit_code == 2
+    assert "holds 2 licenses" in asked.output
+    assert (
+        "1. valid: my-app, First Co" in asked.output
+        and "2. valid: my-app, Second Co" in asked.output
+    )
+    assert "--license N" in asked.output
+    assert runner("status").exit_code == 1, "nothing saved without a choice"
+    chosen = runner(
+        "import-license",
+        str(path),
+        "--instance-id",
+        "i-1",
+        "--customer-id",
+        "c-1",
+        "--license",
+        "2",
+    )
+    assert chosen.exit_code == 0, chosen.output
+    assert "Second Co" in chosen.output
+
+
+def test_db_upgrade_refuses_an_identity_table_of_another_shape(empty, empty_database_url):
+    engine = sa.create_engine(empty_database_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE telemetry_identity (id INTEGER PRIMARY KEY)")
+    engine.dispose()
+    result = empty("db", "upgrade")
+    assert result.exit_code == 1
+    assert "it has no column customer_id" in result.output
+    assert "The wizard changed nothing" in result.output
+    assert "cannot reach" not in result.output
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_version(runner):
+    result = runner("--version")
+    assert result.exit_code == 0
+    assert re.fullmatch(r"setup-wizard, version \d+\.\d+\.\d+\n", result.output)

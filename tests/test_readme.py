@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.http_client import Browser
 
 pytestmark = pytest.mark.slow
@@ -92,10 +92,29 @@ def test_the_readme_run_command_serves_and_the_cli_sets_the_identity(tmp_path):
 
         cli = project / ".venv" / "bin" / "setup-wizard"
 
-        def run(*args):
+        def run(*args, cwd=project):
             return subprocess.run(
-                [str(cli), *args], cwd=project, env=env, capture_output=True, text=True, timeout=60
+                [str(cli), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
             )
+
+        # One instance folder, whatever the working directory: Flask's convention for an
+        # installed app, the environment's var/ folder. The log and the CLI name the same file.
+        instance = project / ".venv" / "var" / "wizard-instance"
+        assert f"instance folder: {instance}" in log_path.read_text()
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        named = {run("token", cwd=where).stdout.strip() for where in (project, elsewhere, "/")}
+        assert named == {f"The admin token is in {instance / 'admin_token'}"}
+        assert not (elsewhere / "instance").exists(), "no second folder of secrets"
+        token = (instance / "admin_token").read_text().strip()
+        form = browser.get("/setup/unlock")
+        assert str(instance / "admin_token") in form.text, "the unlock page names the file"
+        from tests.helpers import csrf_token_from
+
+        unlocked = browser.post(
+            "/setup/unlock", {"token": token, "csrf_token": csrf_token_from(form.text)}
+        )
+        assert unlocked.status == 302, "the token the CLI points at unlocks the server"
 
         assert run("status").returncode == 1
         saved = run("set", "--customer-id", "acme", "--instance-id", "instance-1")

@@ -1,15 +1,17 @@
 """setup-wizard: serve the wizard, and do everything it does from a shell."""
 
+import contextlib
+import getpass
 import json
 import logging
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import click
 import sqlalchemy as sa
 
-from .config import license_policy
-from .ids import InvalidId, clean_id
+from .id_rule import InvalidId, clean_id
 
 log = logging.getLogger("wizard")
 
@@ -39,9 +41,19 @@ def _configure_logging():
 
 def _app():
     from . import create_app
+    from .config import InsecureFile
 
     try:
         return create_app()
+    except (ValueError, InsecureFile) as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _policy(app):
+    from .licenses import LicensePolicy
+
+    try:
+        return LicensePolicy.for_app(app)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
 
@@ -49,6 +61,13 @@ def _app():
 def _database_label(app):
     url = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     return url.render_as_string(hide_password=True)
+
+
+def _database_problem(app, error):
+    """What went wrong with the database, in words, with the database named."""
+    from .database import database_problem
+
+    return f"{database_problem(error).message} (database: {_database_label(app)})"
 
 
 def _missing_sqlite_file(app):
@@ -60,9 +79,36 @@ def _missing_sqlite_file(app):
     return None
 
 
+def _cli_actor(method="cli"):
+    from .identity import Actor
+
+    return Actor(method, who=f"cli:{getpass.getuser()}")
+
+
+def _version():
+    try:
+        return version("replicated-setup-wizard")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", prog_name="setup-wizard")
 def main():
     """Tell this installation who it is, for Replicated: customer, instance and license ids."""
+
+
+def _upgrade(app):
+    """Bring the schema up to date; a clear message (and nothing changed) when it cannot."""
+    from .schema import SchemaConflict, upgrade_schema
+
+    with app.app_context():
+        try:
+            upgrade_schema()
+        except SchemaConflict as error:
+            raise click.ClickException(str(error)) from None
+        except sa.exc.DBAPIError as error:
+            raise click.ClickException(_database_problem(app, error)) from None
 
 
 @main.command()
@@ -77,32 +123,35 @@ def main():
 )
 def serve(host, port, workers):
     """Bring the schema up to date, then serve the wizard with gunicorn."""
-    from .admin_token import load_admin_token, token_path
-    from .schema import upgrade_schema
+    from .admin_token import token_path
     from .seed import SeedError, seed_from_environment
-    from .server import WizardServer
+    from .server import PortInUse, WizardServer, check_port_free
 
     _configure_logging()
-    app = _app()
     try:
-        policy = license_policy(app)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+        check_port_free(host, port)
+    except PortInUse:
+        raise click.ClickException(
+            f"Port {port} on {host} is already in use: another server listens there. Stop it, "
+            "or choose another port with --port."
+        ) from None
+    app = _app()
+    policy = _policy(app)
+    log.info("instance folder: %s", app.config["WIZARD_INSTANCE_PATH"])
+    _upgrade(app)
     with app.app_context():
         try:
-            upgrade_schema()
-            seed_from_environment(policy, app.config["WIZARD_REPLICATED_SDK_URL"])
+            seed_from_environment(
+                policy, app.config["WIZARD_REPLICATED_SDK_URL"], app.config["WIZARD_SDK_TIMEOUT"]
+            )
         except SeedError as error:
             raise click.ClickException(f"not starting: {error}") from None
         except sa.exc.DBAPIError as error:
-            raise click.ClickException(
-                f"cannot reach the database at {_database_label(app)}: {type(error.orig).__name__}"
-            ) from None
+            raise click.ClickException(_database_problem(app, error)) from None
     if app.config["WIZARD_AUTH"] == "token":
         if app.config["WIZARD_ADMIN_TOKEN"]:
             log.info("admin token: taken from WIZARD_ADMIN_TOKEN")
         else:
-            load_admin_token(app.config)
             log.info("admin token: in %s", token_path(app.config["WIZARD_INSTANCE_PATH"]))
     else:
         log.warning("WIZARD_AUTH=none: the wizard is not locked; every page says so")
@@ -117,8 +166,8 @@ def serve(host, port, workers):
 )
 def status(as_json):
     """Exit 0 when the identity is set, 1 when it is not, 2 when it cannot tell."""
-    from .api import status_document
-    from .identity import load_identity, load_license_summary
+    from .filters import when
+    from .identity import load_status, status_document
 
     app = _app()
     missing = _missing_sqlite_file(app)
@@ -131,19 +180,18 @@ def status(as_json):
         sys.exit(EXIT_UNKNOWN)
     with app.app_context():
         try:
-            identity = load_identity()
-            summary = load_license_summary() if as_json else None
+            identity, summary, _ = load_status(changes=0)
         except sa.exc.DBAPIError as error:
-            click.echo(_database_problem(app, error), err=True)
+            click.echo(f"Cannot tell: {_database_problem(app, error)}", err=True)
             sys.exit(EXIT_UNKNOWN)
-        document = status_document(identity, summary, admin=True)
+    document = status_document(identity, summary, admin=True)
     if as_json:
         click.echo(json.dumps(document, indent=2))
     elif document["has_customer_info"]:
         click.echo(
             f"Identified: customer {identity.customer_id}, instance {identity.instance_id}"
             + (f", license {identity.license_id_hint}" if identity.license_id else "")
-            + f" (since {document['updated_at']})"
+            + f" (since {when(identity.updated_at)})"
         )
     else:
         click.echo("Not identified yet: run `setup-wizard set` or open the wizard.")
@@ -151,48 +199,43 @@ def status(as_json):
 
 
 def _save(app, *args, **kwargs):
-    """save_identity inside the app; a database failure is a clear message, nothing saved."""
-    from .identity import save_identity
+    """save_identity inside the app; a refusal is a clear message, and nothing is saved."""
+    from .identity import InvalidValue, save_identity
 
     with app.app_context():
         try:
             return save_identity(*args, **kwargs)
+        except InvalidValue as error:
+            raise click.ClickException(f"Nothing was saved: {error}") from None
         except sa.exc.DBAPIError as error:
             raise click.ClickException(
-                _database_problem(app, error).replace("Cannot tell", "Nothing was saved")
+                f"Nothing was saved: {_database_problem(app, error)}"
             ) from None
 
 
-def _database_problem(app, error):
-    text = str(error.orig).lower()
-    if "no such table" in text or ("relation" in text and "does not exist" in text):
-        return (
-            "Cannot tell: the database has no schema yet. "
-            "Run `setup-wizard db upgrade` or `setup-wizard serve` first."
-        )
-    return (
-        f"Cannot tell: the database at {_database_label(app)} does not answer "
-        f"({type(error.orig).__name__})."
-    )
+def _customer_id(carried, given, source):
+    from .identity import CustomerIdProblem, customer_id_for
+
+    try:
+        return customer_id_for(carried, given, source)
+    except CustomerIdProblem as problem:
+        raise click.UsageError(f"--customer-id {problem}.") from None
 
 
 @main.command("set")
 @click.option("--customer-id", required=True, type=IdType(), help="Replicated customer id.")
 @click.option("--instance-id", required=True, type=IdType(), help="Replicated instance id.")
-@click.option("--license-id", type=IdType(), help="Replicated license id.")
+@click.option("--license-id", type=IdType(), help="Replicated license id (left out: kept).")
 def set_identity(customer_id, instance_id, license_id):
-    """Save the identity."""
-    import getpass
+    """Save the identity; a license id left out is kept."""
+    from .identity import UNCHANGED
 
-    from .identity import Actor
-
-    app = _app()
     saved = _save(
-        app,
+        _app(),
         customer_id,
         instance_id,
-        license_id,
-        actor=Actor("cli", who=f"cli:{getpass.getuser()}"),
+        UNCHANGED if license_id is None else license_id,
+        actor=_cli_actor(),
     )
     click.echo(
         f"Saved: customer {saved.customer_id}, instance {saved.instance_id}"
@@ -207,14 +250,15 @@ def _read_license_file(path):
         raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
 
 
-def _policy():
-    from .config import instance_path_from_env, settings_from_env
-    from .licenses import LicensePolicy
-
-    try:
-        return LicensePolicy.from_settings(settings_from_env(instance_path_from_env()))
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+def _verdict_line(verdict):
+    lic = verdict.license
+    if not verdict.valid:
+        return f"{verdict.reason}: {verdict.message}"
+    expiry = f"expires {lic.expires_at:%Y-%m-%d}" if lic.expires_at else "never expires"
+    return (
+        f"valid: {lic.app_slug}, {lic.customer_name}, {lic.license_type}, {expiry}, license "
+        f"{lic.license_id_hint}, signed with the {lic.key} key ({lic.version})"
+    )
 
 
 @main.command("verify-license")
@@ -227,11 +271,16 @@ def _policy():
     default=None,
     help="Which license, when the file holds several (1, 2, ...).",
 )
-def verify_license_command(file, as_json, choice):
+@click.option(
+    "--show-license-id",
+    is_flag=True,
+    help="Print the whole license id (a credential) instead of its last 4 characters.",
+)
+def verify_license_command(file, as_json, choice, show_license_id):
     """Verify a license file without saving anything: exit 0 valid, 1 not."""
     from .licenses import LicenseError, Reason, Verdict
 
-    policy = _policy()
+    policy = _policy(_app())
     data = _read_license_file(file)
     try:
         count = len(policy.documents(data))
@@ -241,21 +290,12 @@ def verify_license_command(file, as_json, choice):
         indexes = [choice - 1] if choice else range(count)
         verdicts = [policy.verify(data, choice=i) for i in indexes]
     if as_json:
-        documents = [v.as_json() for v in verdicts]
+        documents = [v.as_json(show_license_id) for v in verdicts]
         click.echo(json.dumps(documents[0] if len(documents) == 1 else documents, indent=2))
     else:
         for number, verdict in enumerate(verdicts, start=1):
             prefix = f"License {number}: " if len(verdicts) > 1 else ""
-            lic = verdict.license
-            if verdict.valid:
-                expiry = f"expires {lic.expires_at:%Y-%m-%d}" if lic.expires_at else "never expires"
-                click.echo(
-                    f"{prefix}valid: {lic.app_slug}, {lic.customer_name}, "
-                    f"{lic.license_type}, {expiry}, signed with the {lic.key} key "
-                    f"({lic.version})"
-                )
-            else:
-                click.echo(f"{prefix}{verdict.reason}: {verdict.message}")
+            click.echo(prefix + _verdict_line(verdict))
     sys.exit(0 if verdicts and all(v.reason is Reason.OK for v in verdicts) else 1)
 
 
@@ -271,39 +311,39 @@ def verify_license_command(file, as_json, choice):
     "--license",
     "choice",
     type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="Which license, when the file holds several.",
+    default=None,
+    help="Which license, when the file holds several (1, 2, ...).",
 )
 def import_license(file, instance_id, customer_id, choice):
     """Verify a license file and save the identity it gives, with this instance id."""
-    import getpass
-
-    from .identity import Actor
+    from .licenses import LicenseError
 
     app = _app()
-    verdict = license_policy(app).verify(_read_license_file(file), choice=choice - 1)
+    policy = _policy(app)
+    data = _read_license_file(file)
+    try:
+        documents = policy.documents(data)
+    except LicenseError as error:
+        click.echo(f"Nothing was saved. {error.reason}: {error.message}", err=True)
+        sys.exit(1)
+    if len(documents) > 1 and choice is None:
+        click.echo(f"{file} holds {len(documents)} licenses:", err=True)
+        for number, document in enumerate(documents, start=1):
+            verdict = policy.verify_document(document)
+            click.echo(f"  {number}. {_verdict_line(verdict)}", err=True)
+        raise click.UsageError("Say which one to save with --license N.")
+    verdict = policy.verify(data, choice=(choice or 1) - 1)
     if not verdict.valid:
         click.echo(f"Nothing was saved. {verdict.reason}: {verdict.message}", err=True)
         sys.exit(1)
     lic = verdict.license
-    if lic.customer_id and customer_id and customer_id != lic.customer_id:
-        raise click.UsageError(
-            f"--customer-id {customer_id} differs from the license's signed customer id "
-            f"{lic.customer_id}; leave --customer-id out."
-        )
-    customer_id = lic.customer_id or customer_id
-    if not customer_id:
-        raise click.UsageError(
-            "This license does not carry a customer id: give it with --customer-id."
-        )
     saved = _save(
         app,
-        customer_id,
+        _customer_id(lic.customer_id, customer_id, "the license"),
         instance_id,
         lic.license_id,
         summary=lic.summary("upload"),
-        actor=Actor("cli", who=f"cli:{getpass.getuser()}"),
+        actor=_cli_actor(),
     )
     click.echo(
         f"Saved: customer {saved.customer_id}, instance {saved.instance_id}, "
@@ -321,10 +361,7 @@ def import_license(file, instance_id, customer_id, choice):
 )
 def detect_command(as_json, save, customer_id):
     """Read the ids from the Replicated SDK (WIZARD_REPLICATED_SDK_URL); --save saves them."""
-    import getpass
-
-    from .identity import Actor
-    from .ids import license_id_hint
+    from .id_rule import license_id_hint
     from .sdk import SdkError, detect
 
     app = _app()
@@ -335,7 +372,7 @@ def detect_command(as_json, save, customer_id):
             "e.g. http://replicated:3000."
         )
     try:
-        found = detect(sdk_url)
+        found = detect(sdk_url, timeout=app.config["WIZARD_SDK_TIMEOUT"])
     except SdkError as error:
         click.echo(f"Nothing detected: {error}", err=True)
         sys.exit(1)
@@ -355,19 +392,13 @@ def detect_command(as_json, save, customer_id):
         click.echo(f"Customer: {found.customer_id or '(not reported by this SDK version)'}")
     if not save:
         return
-    if found.customer_id and customer_id and customer_id != found.customer_id:
-        raise click.UsageError(
-            f"--customer-id {customer_id} differs from the SDK's customer ID {found.customer_id}"
-        )
-    if not (found.customer_id or customer_id):
-        raise click.UsageError("The SDK does not report a customer ID: give it with --customer-id.")
     saved = _save(
         app,
-        found.customer_id or customer_id,
+        _customer_id(found.customer_id, customer_id, "the Replicated SDK"),
         found.instance_id,
         found.license_id,
         summary=found.as_license().summary("sdk"),
-        actor=Actor("sdk", who=f"cli:{getpass.getuser()}"),
+        actor=_cli_actor("sdk"),
     )
     click.echo(
         f"Saved: customer {saved.customer_id}, instance {saved.instance_id}, "
@@ -384,17 +415,8 @@ def db():
 @db.command()
 def upgrade():
     """Bring the schema up to date (safe to run from several hosts at once)."""
-    from .schema import upgrade_schema
-
     _configure_logging()
-    app = _app()
-    with app.app_context():
-        try:
-            upgrade_schema()
-        except sa.exc.DBAPIError as error:
-            raise click.ClickException(
-                f"cannot reach the database at {_database_label(app)}: {type(error.orig).__name__}"
-            ) from None
+    _upgrade(_app())
     click.echo("The schema is up to date.")
 
 
@@ -402,8 +424,11 @@ def upgrade():
 @click.option("--rotate", is_flag=True, help="Replace the admin token with a new one.")
 def token(rotate):
     """Say where the admin token is kept (never print it)."""
-    from .admin_token import load_admin_token, rotate_admin_token, token_path
+    from .admin_sessions import close_all_sessions
+    from .admin_token import rotate_admin_token, token_path
+    from .config import instance_path_from_env
 
+    existed = token_path(instance_path_from_env()).exists()
     app = _app()
     if app.config["WIZARD_ADMIN_TOKEN"]:
         if rotate:
@@ -412,12 +437,19 @@ def token(rotate):
             )
         click.echo("The admin token is the value of WIZARD_ADMIN_TOKEN.")
         return
-    if rotate:
-        path = rotate_admin_token(app.config["WIZARD_INSTANCE_PATH"])
-        click.echo(f"A new admin token is in {path}; the old one no longer works.")
+    instance_path = app.config["WIZARD_INSTANCE_PATH"]
+    if not rotate:
+        # The folder is the same from any working directory; the server makes the token on
+        # its first start, and this command does when it runs first.
+        made = "" if existed else " (made just now: no server had started here yet)"
+        click.echo(f"The admin token is in {token_path(instance_path)}{made}")
         return
-    load_admin_token(app.config)
-    click.echo(f"The admin token is in {token_path(app.config['WIZARD_INSTANCE_PATH'])}")
+    path = rotate_admin_token(instance_path)
+    message = f"A new admin token is in {path}; the old one no longer works"
+    # Sessions check the token's fingerprint too: without the database they end anyway.
+    with app.app_context(), contextlib.suppress(sa.exc.DBAPIError):
+        close_all_sessions()
+    click.echo(message + ", and every admin session and unlock link has ended.")
 
 
 if __name__ == "__main__":
