@@ -47,9 +47,14 @@ def _sign(key, message, algorithm):
     return base64.b64encode(signature).decode()
 
 
-def go_text(value):
-    if value is None:
-        return "<nil>"
+MISSING = object()
+
+
+def go_text(value, version):
+    """What Go's fmt.Sprint prints for an entitlement value (kotskinds ValidateSignature): a
+    missing value is <nil> in v1beta1 and the zero EntitlementValue, 0, in v1beta2."""
+    if value is MISSING:
+        return "<nil>" if version.endswith("v1beta1") else "0"
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -89,7 +94,7 @@ def signed_license(spec, version="kots.io/v1beta2", sign_entitlements=True, name
         for entry in spec.get("entitlements", {}).values():
             entry["signature"] = {
                 ("v2" if v2 else "v1"): _sign(
-                    app_key(), go_text(entry.get("value")).encode(), algorithm
+                    app_key(), go_text(entry.get("value", MISSING), version).encode(), algorithm
                 )
             }
     document = {"apiVersion": version, "kind": "License", "metadata": {"name": name}, "spec": spec}

@@ -119,8 +119,13 @@ def test_an_edited_entitlement_value_is_caught(test_keys):
     document = signed_license(base_spec())
     document["spec"]["entitlements"]["seats"]["value"] = 9999
     verdict = verify_license(to_yaml(document), test_keys)
-    assert verdict.reason in (Reason.TAMPERED, Reason.SIGNATURE_INVALID)
-    assert verdict.field == "entitlements.seats.value"
+    # Its own signature no longer covers it (kotskinds EntitlementField.ValidateSignature).
+    assert verdict.reason is Reason.SIGNATURE_INVALID
+    assert verdict.field == "entitlements.seats"
+    del document["spec"]["entitlements"]["seats"]["signature"]
+    unsigned = verify_license(to_yaml(document), test_keys)
+    assert unsigned.reason is Reason.TAMPERED, "without its signature, the comparison finds it"
+    assert unsigned.field == "entitlements.seats.value"
 
 
 def test_an_entitlement_whose_signature_does_not_match_is_refused(test_keys):
@@ -172,10 +177,12 @@ def test_boolean_and_missing_entitlement_values_are_signed_as_go_prints_them(tes
     verdict = verify_license(to_yaml(signed_license(spec)), test_keys)
     assert verdict.valid, verdict.message
     values = {e.name: e.value for e in verdict.license.entitlements}
-    assert values == {"enabled": True, "disabled": False, "unset": None}
+    assert values == {"enabled": True, "disabled": False, "unset": 0}, "v1beta2 reads 0"
+    v1 = verify_license(to_yaml(signed_license(spec, "kots.io/v1beta1")), test_keys)
+    assert {e.name: e.value for e in v1.license.entitlements}["unset"] is None
 
 
-@pytest.mark.parametrize("expiry", ["", None, "missing"])
+@pytest.mark.parametrize("expiry", ["", "missing"])
 def test_empty_or_missing_expiry_never_expires(test_keys, expiry):
     entitlements = {"seats": {"title": "Seats", "value": 5, "valueType": "Integer"}}
     if expiry != "missing":

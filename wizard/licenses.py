@@ -1,18 +1,37 @@
-"""Read a Replicated license file and verify it as Replicated's own tools do. No Flask here."""
+"""Verify a Replicated license as Replicated's own Go code does (kotskinds and kots), and
+stricter where that is safer. No Flask here.
+
+The steps, and the Go that decides each (kotskinds apis/kots/v1beta1|v1beta2
+license_types.go, pkg/crypto/signature.go; kots pkg/license/signature.go and license.go):
+1. Read the file as kots does (yaml_v2.py) and decode the spec into Go's types: a value of
+   the wrong type cannot be read by Replicated, so the license is refused, naming the field.
+2. The global key (by globalKeyId) signed the application's key; the application's key
+   signed the license data: RSA-PSS, MD5 for v1beta1 and SHA-256 for v1beta2.
+3. Each visible entitlement that carries a signature for its version (v1 or v2) is signed
+   over its value as Go prints it.
+4. The signed data is decoded into Go's types, and every value is taken from it.
+5. Deliberately stricter than Replicated, which only logs a warning: the visible spec must
+   say what the signed data says, field by field and entitlement by entitlement, or the
+   license is `tampered`. The file must not repeat a key.
+6. Expiry as kots reads it: the `expires_at` entitlement, of value type String, an RFC 3339
+   time with a zone; expired when strictly before now.
+"""
 
 import base64
 import binascii
-import functools
 import json
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
 
+from . import yaml_v2
 from .id_rule import InvalidId, clean_id, license_id_hint
+from .yaml_v2 import YamlRefused
 
-# PyYAML and cryptography are imported where they are used: `setup-wizard status` and most
-# requests never read a license, and should not pay for loading them.
+# cryptography is imported where it is used: `setup-wizard status` and most requests never
+# read a license, and should not pay for loading it.
 
 KEYS_DIR = Path(__file__).parent / "keys"
 
@@ -24,10 +43,9 @@ GLOBAL_KEYS = {
 }
 SUPPORTED_VERSIONS = ("kots.io/v1beta1", "kots.io/v1beta2")
 
+V1BETA1, V1BETA2 = SUPPORTED_VERSIONS
+
 MAX_LICENSE_BYTES = 1024 * 1024
-MAX_DEPTH = 32  # a real license nests five levels deep
-MAX_NODES = 100_000
-MAX_SCALAR_CHARS = 256 * 1024
 
 
 class Reason(StrEnum):
@@ -244,75 +262,16 @@ class LicensePolicy:
 # --- Reading the file, safely ---------------------------------------------------------------
 
 
-@functools.cache
-def _loaders():
-    """The YAML loaders: libyaml's safe loader for events, and one that leaves dates as text,
-    as Replicated's Go code reads them."""
-    import yaml
-
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class Loader(base):
-        pass
-
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in base.yaml_implicit_resolvers.items()
-    }
-    return yaml, base, Loader
-
-
-_PLAIN_TAGS = {None, "!"} | {
-    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "bool", "null", "float", "map", "seq")
-}
+# --- Reading the file ---------------------------------------------------------------------
 
 
 def _refuse(message):
     return LicenseError(Reason.NOT_A_LICENSE, message)
 
 
-def _check_events(text, noun="file"):
-    """Walk the YAML events first: refuse aliases, custom tags, deep nesting and huge values
-    before anything is built, so a hostile file costs little time and memory."""
-    yaml, event_loader, _ = _loaders()
-    depth = nodes = 0
-    try:
-        for event in yaml.parse(text, Loader=event_loader):
-            if isinstance(event, yaml.AliasEvent):
-                raise _refuse(f"This {noun} uses YAML aliases (*name); a license never does.")
-            if isinstance(event, yaml.NodeEvent):
-                nodes += 1
-                if getattr(event, "tag", None) not in _PLAIN_TAGS:
-                    raise _refuse(
-                        f"This {noun} uses the YAML tag {event.tag}; a license never does."
-                    )
-                if getattr(event, "anchor", None) is not None:
-                    raise _refuse(f"This {noun} uses YAML anchors (&name); a license never does.")
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise _refuse(
-                        f"This {noun} nests more than {MAX_DEPTH} levels deep; "
-                        "a license never does."
-                    )
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-            elif isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_SCALAR_CHARS:
-                raise _refuse(f"This {noun} holds a value far larger than any license field.")
-            if nodes > MAX_NODES:
-                raise _refuse(f"This {noun} is far larger than a license.")
-    except yaml.YAMLError as error:
-        raise _refuse(f"This {noun} is not valid YAML: {_yaml_problem(error)}.") from None
-
-
-def _yaml_problem(error):
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or "it cannot be read"
-    return f"{problem} at line {mark.line + 1}" if mark else problem
-
-
 def read_documents(data, max_bytes=MAX_LICENSE_BYTES, noun="file"):
-    """Return every YAML document in `data` (bytes or text), refusing anything hostile."""
+    """Return every document in `data` (bytes or text), refusing anything hostile, and anything
+    Replicated's Go code could not read."""
     if isinstance(data, bytes):
         if len(data) > max_bytes:
             raise _refuse(f"This {noun} is larger than {max_bytes} bytes; a license is a few KB.")
@@ -326,12 +285,10 @@ def read_documents(data, max_bytes=MAX_LICENSE_BYTES, noun="file"):
         raise _refuse(f"This {noun} is not text: a license is a YAML text file.")
     if not data.strip():
         raise _refuse(f"This {noun} is empty.")
-    _check_events(data, noun)
-    yaml, _, loader = _loaders()
     try:
-        return [doc for doc in yaml.load_all(data, Loader=loader) if doc is not None]
-    except (yaml.YAMLError, RecursionError, ValueError) as error:
-        raise _refuse(f"This {noun} is not valid YAML: {_yaml_problem(error)}.") from None
+        return yaml_v2.read_documents(data, noun)
+    except YamlRefused as refused:
+        raise _refuse(str(refused)) from None
 
 
 def _describe(document):
@@ -344,7 +301,11 @@ def _describe(document):
 
 
 def license_documents(data, max_bytes=MAX_LICENSE_BYTES, noun="file"):
-    """Return the `kind: License` documents of a file; refuse a file that holds none."""
+    """Return the `kind: License` documents of a file; refuse a file that holds none.
+
+    Every one is offered (Replicated reads only a file's first document): a file that bundles
+    several customers' licenses lets the admin choose.
+    """
     documents = read_documents(data, max_bytes, noun)
     licenses = [d for d in documents if isinstance(d, dict) and d.get("kind") == "License"]
     if not licenses:
@@ -362,41 +323,329 @@ def document_label(document):
     license_id = str(spec.get("licenseID") or "")
     parts = [str(spec.get("customerName") or "unnamed customer"), str(spec.get("appSlug") or "?")]
     if license_id:
-        parts.append(f"license …{license_id[-4:]}")
+        parts.append(f"license {license_id_hint(license_id)}")
     return " · ".join(parts)
 
 
-# --- Verifying ------------------------------------------------------------------------------
+# --- The spec in Go's types (kotskinds LicenseSpec, EntitlementField, EntitlementValue) ------
+
+STRING_FIELDS = (
+    "appSlug",
+    "endpoint",
+    "replicatedProxyDomain",
+    "customerID",
+    "customerName",
+    "customerEmail",
+    "channelID",
+    "channelName",
+    "licenseID",
+    "licenseType",
+)
+INT_FIELDS = ("licenseSequence",)
+BOOL_FIELDS = (
+    "isAirgapSupported",
+    "isGitOpsSupported",
+    "isIdentityServiceSupported",
+    "isGeoaxisSupported",
+    "isSnapshotSupported",
+    "isDisasterRecoverySupported",
+    "isSupportBundleUploadSupported",
+    "isSemverRequired",
+    "isEmbeddedClusterDownloadEnabled",
+    "isEmbeddedClusterMultiNodeEnabled",
+    "isEmbeddedClusterRookEnabled",
+)
+CHANNEL_STRINGS = ("channelID", "channelName", "channelSlug", "endpoint", "replicatedProxyDomain")
+CHANNEL_BOOLS = ("isDefault", "isSemverRequired")
+ENTITLEMENT_STRINGS = ("title", "description", "valueType")
+KNOWN_FIELDS = {
+    *STRING_FIELDS,
+    *INT_FIELDS,
+    *BOOL_FIELDS,
+    "channels",
+    "entitlements",
+    "signature",
+}
+INT64 = range(-(2**63), 2**63)
+
+
+@dataclass(frozen=True)
+class Value:
+    """An entitlement value as Go holds it: kind is int, string, bool, or unset (a v1beta1
+    entitlement without a value). Equal only to a value of the same kind: 1 is not true."""
+
+    kind: str
+    value: object = None
+
+    def go_text(self):
+        """The value as Go's fmt.Sprint prints it: what an entitlement signature covers."""
+        if self.kind == "unset":
+            return "<nil>"
+        if self.kind == "bool":
+            return "true" if self.value else "false"
+        return str(self.value)
+
+
+def _shown(value):
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'the text "{value[:40]}"'
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return "a list" if isinstance(value, list) else "a mapping"
+
+
+def _wrong_type(where, path, wanted, value):
+    return LicenseError(
+        Reason.NOT_A_LICENSE,
+        f"The {where}'s field {path} must be {wanted}, but it is {_shown(value)}: "
+        "Replicated cannot read such a license. Ask your vendor for the license file again.",
+        field=path,
+    )
+
+
+def _go_string(value, where, path):
+    if value is None:
+        return ""  # Go keeps the zero value for a null
+    if not isinstance(value, str):
+        raise _wrong_type(where, path, "text", value)
+    return value
+
+
+def _go_bool(value, where, path):
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise _wrong_type(where, path, "true or false", value)
+    return value
+
+
+def _go_int64(value, where, path):
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value not in INT64:
+        raise _wrong_type(where, path, "a whole number", value)
+    return value
+
+
+def _go_value(entry, version, where, path):
+    """kotskinds EntitlementValue: text, a whole number or true/false; nothing else."""
+    if "value" not in entry:
+        # v1beta1 remembers that no value was set (it prints as <nil>); v1beta2's zero
+        # EntitlementValue is the whole number 0.
+        return Value("unset") if version == V1BETA1 else Value("int", 0)
+    value = entry["value"]
+    if isinstance(value, bool):
+        return Value("bool", value)
+    if isinstance(value, str):
+        return Value("string", value)
+    if isinstance(value, int) and value in INT64:
+        return Value("int", value)
+    raise _wrong_type(where, f"{path}.value", "text, a whole number, or true or false", value)
+
+
+def _object(value, where, path):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _wrong_type(where, path, "a mapping", value)
+    return value
+
+
+def _comparable(value):
+    """An unknown field, for the comparison: empty values are as good as absent (Go leaves
+    them out of the signed JSON), and true is never equal to 1."""
+    if isinstance(value, dict):
+        out = {key: _comparable(item) for key, item in value.items()}
+        return {key: item for key, item in out.items() if item not in (None, "", {}, [], False)}
+    if isinstance(value, list):
+        return [_comparable(item) for item in value]
+    if isinstance(value, bool):
+        return ("bool", value)
+    return value
+
+
+def typed_spec(spec, version, where="license"):
+    """The spec as Go decodes it into kotskinds' LicenseSpec: zero values for what is missing
+    or null, and LicenseError (naming the field) for a value Go cannot hold."""
+    typed = {name: _go_string(spec.get(name), where, f"spec.{name}") for name in STRING_FIELDS}
+    typed["licenseSequence"] = _go_int64(spec.get("licenseSequence"), where, "spec.licenseSequence")
+    typed.update({name: _go_bool(spec.get(name), where, f"spec.{name}") for name in BOOL_FIELDS})
+    channels = spec.get("channels")
+    if channels is not None and not isinstance(channels, list):
+        raise _wrong_type(where, "spec.channels", "a list", channels)
+    typed["channels"] = []
+    for index, channel in enumerate(channels or []):
+        path = f"spec.channels.{index}"
+        channel = _object(channel, where, path)
+        typed_channel = {
+            name: _go_string(channel.get(name), where, f"{path}.{name}") for name in CHANNEL_STRINGS
+        }
+        typed_channel.update(
+            {name: _go_bool(channel.get(name), where, f"{path}.{name}") for name in CHANNEL_BOOLS}
+        )
+        typed["channels"].append(typed_channel)
+    typed["entitlements"] = {}
+    for name, entry in _object(spec.get("entitlements"), where, "spec.entitlements").items():
+        path = f"spec.entitlements.{name}"
+        entry = _object(entry, where, path)
+        signature = _object(entry.get("signature"), where, f"{path}.signature")
+        key = "v1" if version == V1BETA1 else "v2"  # each version's struct has one of the two
+        typed["entitlements"][name] = {
+            **{
+                key_: _go_string(entry.get(key_), where, f"{path}.{key_}")
+                for key_ in ENTITLEMENT_STRINGS
+            },
+            "isHidden": _go_bool(entry.get("isHidden"), where, f"{path}.isHidden"),
+            "value": _go_value(entry, version, where, path),
+            "signature": _go_string(signature.get(key), where, f"{path}.signature.{key}"),
+        }
+    typed["signature"] = _go_string(spec.get("signature"), where, "spec.signature")
+    typed["unknown"] = {
+        key: _comparable(value) for key, value in spec.items() if key not in KNOWN_FIELDS
+    }
+    return typed
+
+
+def _first_difference(visible, signed):
+    """The first field where the visible spec says something else than the signed one."""
+    for name in (*STRING_FIELDS, *INT_FIELDS, *BOOL_FIELDS):
+        if visible[name] != signed[name]:
+            return name
+    if len(visible["channels"]) != len(signed["channels"]):
+        return "channels"
+    for index, (mine, theirs) in enumerate(
+        zip(visible["channels"], signed["channels"], strict=True)
+    ):
+        for name in (*CHANNEL_STRINGS, *CHANNEL_BOOLS):
+            if mine[name] != theirs[name]:
+                return f"channels.{index}.{name}"
+    for name in sorted(set(visible["entitlements"]) | set(signed["entitlements"])):
+        mine, theirs = visible["entitlements"].get(name), signed["entitlements"].get(name)
+        if mine is None or theirs is None:
+            return f"entitlements.{name}"
+        for key in (*ENTITLEMENT_STRINGS, "isHidden", "value"):
+            if mine[key] != theirs[key]:
+                return f"entitlements.{name}.{key}"
+    for name in sorted(set(visible["unknown"]) | set(signed["unknown"])):
+        if visible["unknown"].get(name) != signed["unknown"].get(name):
+            return name
+    return None
+
+
+# --- Expiry, as kots pkg/license/license.go LicenseIsExpired reads it ------------------------
+
+# Go's time.Parse(time.RFC3339, ...): a T, a zone (Z or ±hh:mm), a fraction after . or ,.
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?"
+    r"(?:(Z)|([+-])(\d{2}):(\d{2}))"
+)
+
+
+def parse_rfc3339(text):
+    """A time in RFC 3339 form with a zone, as Go's time.Parse reads it; ValueError if not."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not an RFC 3339 time with a zone")
+    year, month, day, hour, minute, second, fraction, utc, sign, zone_h, zone_m = match.groups()
+    zone = UTC
+    if not utc:
+        offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
+        zone = timezone(-offset if sign == "-" else offset)
+    microseconds = int((fraction or "0")[:6].ljust(6, "0"))
+    moment = datetime(
+        int(year), int(month), int(day), int(hour), int(minute), int(second), microseconds, zone
+    )
+    return moment.astimezone(UTC)
+
+
+def _expiry(entitlements, where="license"):
+    """When the license expires (None: never), from its typed entitlements."""
+    entry = entitlements.get("expires_at")
+    if entry is None:
+        return None
+    if entry["valueType"] not in ("", "String"):
+        raise LicenseError(
+            Reason.NOT_A_LICENSE,
+            f"The {where}'s expires_at entitlement has the value type {entry['valueType']}, "
+            "but Replicated reads an expiry only of the type String. Ask your vendor.",
+            field="entitlements.expires_at",
+        )
+    value = entry["value"]
+    if value.kind != "string":
+        raise LicenseError(
+            Reason.NOT_A_LICENSE,
+            f"The {where}'s expires_at entitlement is {value.go_text()}, not a time in text. "
+            "Ask your vendor.",
+            field="entitlements.expires_at",
+        )
+    if value.value == "":
+        return None
+    try:
+        return parse_rfc3339(value.value)
+    except ValueError:
+        raise LicenseError(
+            Reason.NOT_A_LICENSE,
+            f"The {where}'s expires_at entitlement, {value.value!r}, is not a time in RFC 3339 "
+            "form with a zone (such as 2030-07-27T00:00:00Z), so Replicated cannot read it. "
+            "Ask your vendor.",
+            field="entitlements.expires_at",
+        ) from None
+
+
+def expiry_of(entitlements):
+    """When a license expires, from entitlements as JSON (the Replicated SDK reports them so):
+    None for never. Raises ValueError when the value is there but is not a time."""
+    entry = entitlements.get("expires_at") if isinstance(entitlements, dict) else None
+    raw = entry.get("value") if isinstance(entry, dict) else None
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str):
+        raise ValueError(f"{raw!r} is not a time")
+    return parse_rfc3339(raw)
+
+
+# --- Signatures ------------------------------------------------------------------------------
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+def _damaged(what):
+    return LicenseError(
+        Reason.SIGNATURE_INVALID,
+        f"The license signature's {what} is damaged. Download the license again from the "
+        "vendor portal.",
+    )
 
 
 def _b64(value, what):
+    """Go's base64.StdEncoding: line breaks are ignored, padding is required, and any other
+    character outside the alphabet is an error (Python's default would skip it)."""
     if not isinstance(value, str) or not value:
         raise LicenseError(
             Reason.SIGNATURE_INVALID,
             f"The license signature is missing its {what}. Download the license "
             "again from the vendor portal.",
         )
+    text = value.replace("\r", "").replace("\n", "")
+    if len(text) % 4 or not _BASE64.fullmatch(text):
+        raise _damaged(what)
     try:
-        return base64.b64decode(value, validate=False)
+        return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise LicenseError(
-            Reason.SIGNATURE_INVALID,
-            f"The license signature's {what} is damaged. Download the license "
-            "again from the vendor portal.",
-        ) from None
+        raise _damaged(what) from None
 
 
 def _json(raw, what):
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError):
-        raise LicenseError(
-            Reason.SIGNATURE_INVALID,
-            f"The license signature's {what} is damaged. Download the license "
-            "again from the vendor portal.",
-        ) from None
+        raise _damaged(what) from None
     if not isinstance(value, dict):
-        raise LicenseError(Reason.SIGNATURE_INVALID, f"The license signature's {what} is damaged.")
+        raise _damaged(what)
     return value
 
 
@@ -416,91 +665,13 @@ def _verifies(public_key, signature, message, algorithm):
     return True
 
 
-def go_text(value):
-    """The value's text as Go's fmt prints it: what an entitlement signature covers."""
-    if value is None:
-        return "<nil>"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _comparable(value):
-    """Normalize for the visible-versus-signed comparison: no signatures, no empty values,
-    integral floats as integers (YAML may show 1.232435e+06 where the signature has 1232435)."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if key == "signature":
-                continue
-            item = _comparable(item)
-            if item in (None, "", False, {}, []):
-                continue  # Go leaves empty values out of the signed JSON
-            out[str(key)] = item
-        return out
-    if isinstance(value, list):
-        return [_comparable(item) for item in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def _first_difference(visible, signed, path=""):
-    if isinstance(visible, dict) and isinstance(signed, dict):
-        for key in sorted(set(visible) | set(signed)):
-            if key not in visible or key not in signed:
-                return f"{path}{key}"
-            found = _first_difference(visible[key], signed[key], f"{path}{key}.")
-            if found:
-                return found
-        return None
-    if isinstance(visible, list) and isinstance(signed, list) and len(visible) == len(signed):
-        for index, (a, b) in enumerate(zip(visible, signed, strict=True)):
-            found = _first_difference(a, b, f"{path}{index}.")
-            if found:
-                return found
-        return None
-    return None if visible == signed else path.rstrip(".") or "spec"
-
-
-def expiry_of(entitlements):
-    """When a license expires: its `expires_at` entitlement (RFC 3339), or None for never.
-
-    Raises ValueError when the value is there but is not a date.
-    """
-    entry = entitlements.get("expires_at") if isinstance(entitlements, dict) else None
-    raw = entry.get("value") if isinstance(entry, dict) else None
-    if raw in (None, ""):
-        return None
-    moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _parse_expiry(entitlements):
-    try:
-        return expiry_of(entitlements)
-    except ValueError:
-        raw = entitlements["expires_at"]["value"]
-        raise LicenseError(
-            Reason.NOT_A_LICENSE, f"The license's expiry date {raw!r} is not a date."
-        ) from None
-
-
-def _text(value):
-    return None if value in (None, "") else str(value)
-
-
-def _signed_id(spec, key, what, required=False):
+def _signed_id(typed, key, what, required=False):
     """An id from the signed data, under the id rule every saved id follows."""
-    value = spec.get(key)
-    if value in (None, "") and not required:
+    value = typed[key]
+    if not value:
+        if required:
+            raise LicenseError(Reason.NOT_A_LICENSE, f"The license has no {what} ({key}).")
         return None
-    if not isinstance(value, str) or not value:
-        raise LicenseError(Reason.NOT_A_LICENSE, f"The license has no {what} ({key}).")
     try:
         return clean_id(value)
     except InvalidId as error:
@@ -549,12 +720,14 @@ def _verify(document, keys, expected_app, now):
     spec = document.get("spec")
     if not isinstance(spec, dict):
         raise LicenseError(Reason.NOT_A_LICENSE, "This license has no spec section.")
+    # 1: what kots would load (kotskinds pkg/licensewrapper LoadLicenseFromBytes).
+    visible = typed_spec(spec, version)
     from cryptography.hazmat.primitives import hashes, serialization
 
-    v2 = version == "kots.io/v1beta2"
+    v2 = version == V1BETA2
     algorithm = hashes.SHA256() if v2 else hashes.MD5()  # noqa: S303 - Replicated's v1 scheme
 
-    outer = _json(_b64(spec.get("signature"), "signature"), "signature")
+    outer = _json(_b64(visible["signature"] or None, "signature"), "signature")
     license_data = _b64(outer.get("licenseData"), "signed data")
     inner = _json(_b64(outer.get("innerSignature"), "inner signature"), "inner signature")
     app_key_pem = inner.get("publicKey")
@@ -565,14 +738,13 @@ def _verify(document, keys, expected_app, now):
         "key signature",
     )
 
-    # 1-2: a trusted global key signed the application's public key.
+    # 2: a trusted global key signed the application's key, which signed the license data.
     global_key_id = key_signature.get("globalKeyId")
     signed_key = _b64(key_signature.get("signature"), "key signature")
-    candidates = keys.candidates(global_key_id)
     key_name = next(
         (
             name
-            for name, key in candidates
+            for name, key in keys.candidates(global_key_id)
             if _verifies(key, signed_key, app_key_pem.encode(), algorithm)
         ),
         None,
@@ -596,8 +768,6 @@ def _verify(document, keys, expected_app, now):
         raise LicenseError(
             Reason.SIGNATURE_INVALID, "The license signature's public key is damaged."
         ) from None
-
-    # 3: the application's key signed the license data.
     license_signature = _b64(
         inner.get("v2LicenseSignature" if v2 else "licenseSignature"), "license signature"
     )
@@ -607,36 +777,35 @@ def _verify(document, keys, expected_app, now):
             "The license signature is not valid: the license data does not match "
             "its signature. Download the license again from the vendor portal.",
         )
-    signed = _json(license_data, "signed data")
-    signed_spec = signed.get("spec")
-    if not isinstance(signed_spec, dict) or signed.get("kind") != "License":
-        raise LicenseError(Reason.SIGNATURE_INVALID, "The signed license data is not a license.")
 
-    # 4: each signed entitlement, over its value as Go prints it, taken from the signed data.
-    entitlements = signed_spec.get("entitlements") or {}
-    if not isinstance(entitlements, dict):
-        raise LicenseError(Reason.SIGNATURE_INVALID, "The signed entitlements are damaged.")
-    for name, entry in entitlements.items():
-        signature = entry.get("signature") if isinstance(entry, dict) else None
-        if not signature:
+    # 3: every visible entitlement signed for this version, over its value as Go prints it.
+    for name, entry in sorted(visible["entitlements"].items()):
+        if not entry["signature"]:
             continue
-        raw = (signature.get("v2") or signature.get("v1")) if isinstance(signature, dict) else None
-        value_signature = _b64(raw, f"signature of the entitlement {name}")
-        if not _verifies(app_key, value_signature, go_text(entry.get("value")).encode(), algorithm):
+        signature = _b64(entry["signature"], f"signature of the entitlement {name}")
+        if not _verifies(app_key, signature, entry["value"].go_text().encode(), algorithm):
             raise LicenseError(
                 Reason.SIGNATURE_INVALID,
                 f"The license signature is not valid: the entitlement {name} does "
                 "not match its signature. Download the license again.",
+                field=f"entitlements.{name}",
             )
 
-    # 5: what the file shows must be what was signed.
+    # 4: the signed data, in Go's types; every value comes from it.
+    signed = _json(license_data, "signed data")
+    signed_spec = signed.get("spec")
+    if not isinstance(signed_spec, dict) or signed.get("kind") != "License":
+        raise LicenseError(Reason.SIGNATURE_INVALID, "The signed license data is not a license.")
+    truth = typed_spec(signed_spec, version, where="signed license data")
+
+    # 5: stricter than Replicated: what the file shows must be what was signed.
     if signed.get("apiVersion") not in (None, version):
         raise LicenseError(
             Reason.TAMPERED,
             "This license was edited after it was signed: apiVersion differs "
             "from the signed value. Use the original file from your vendor.",
         )
-    difference = _first_difference(_comparable(spec), _comparable(signed_spec))
+    difference = _first_difference(visible, truth)
     if difference:
         raise LicenseError(
             Reason.TAMPERED,
@@ -645,35 +814,32 @@ def _verify(document, keys, expected_app, now):
             field=difference,
         )
 
-    license_id = _signed_id(signed_spec, "licenseID", "license ID", required=True)
-    customer_id = _signed_id(signed_spec, "customerID", "customer ID")
-    sequence = signed_spec.get("licenseSequence")
     lic = License(
-        license_id=license_id,
-        app_slug=_text(signed_spec.get("appSlug")),
-        customer_id=customer_id,
-        customer_name=_text(signed_spec.get("customerName")),
-        customer_email=_text(signed_spec.get("customerEmail")),
-        license_type=_text(signed_spec.get("licenseType")),
-        channel_id=_text(signed_spec.get("channelID")),
-        channel_name=_text(signed_spec.get("channelName")),
-        license_sequence=sequence if isinstance(sequence, int) else None,
-        expires_at=_parse_expiry(entitlements),
+        license_id=_signed_id(truth, "licenseID", "license ID", required=True),
+        app_slug=truth["appSlug"] or None,
+        customer_id=_signed_id(truth, "customerID", "customer ID"),
+        customer_name=truth["customerName"] or None,
+        customer_email=truth["customerEmail"] or None,
+        license_type=truth["licenseType"] or None,
+        channel_id=truth["channelID"] or None,
+        channel_name=truth["channelName"] or None,
+        license_sequence=truth["licenseSequence"],
+        expires_at=_expiry(truth["entitlements"]),
         version=version,
         key=key_name,
         entitlements=tuple(
             Entitlement(
-                name=str(name),
-                title=_text(entry.get("title")),
-                value=entry.get("value"),
-                value_type=_text(entry.get("valueType")),
-                hidden=bool(entry.get("isHidden")),
+                name=name,
+                title=entry["title"] or None,
+                value=entry["value"].value,
+                value_type=entry["valueType"] or None,
+                hidden=entry["isHidden"],
             )
-            for name, entry in sorted(entitlements.items())
-            if isinstance(entry, dict)
+            for name, entry in sorted(truth["entitlements"].items())
         ),
     )
 
+    # 6: the application and the expiry (kots: strictly before now is expired).
     if expected_app and lic.app_slug != expected_app:
         return Verdict(
             Reason.WRONG_APP,
@@ -681,7 +847,7 @@ def _verify(document, keys, expected_app, now):
             f"not {expected_app}. Use the license issued for {expected_app}.",
             lic,
         )
-    if lic.expires_at and lic.expires_at <= now:
+    if lic.expires_at and lic.expires_at < now:
         return Verdict(
             Reason.EXPIRED,
             f"This license expired on {lic.expires_at:%-d %b %Y}. Ask your vendor "

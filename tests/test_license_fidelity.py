@@ -1,0 +1,466 @@
+"""The verifier against Replicated's own Go code, case by case.
+
+Each case names the Go that decides it: kotskinds (KK) apis/kots/v1beta1|v1beta2
+license_types.go, pkg/licensewrapper/util.go, pkg/crypto/signature.go; kots (KOTS)
+pkg/license/signature.go and license.go; go-yaml v2 (Y2) resolve.go and encode.go;
+sigs.k8s.io/yaml (SY) yaml.go. Where the wizard is deliberately stricter than Replicated, the
+case says so. Cases mutate the real signed files of tests/fixtures, or sign licenses with a key
+made in the test (tests/license_factory.py), as Replicated signs them.
+"""
+
+import base64
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.helpers import FIXTURES, fixture
+from tests.license_factory import base_spec, signed_license, to_yaml, write_global_public_key
+from wizard.licenses import Reason, load_trusted_keys, verify_license
+
+PRODUCTION = load_trusted_keys("production")
+V1, V2 = "kots.io/v1beta1", "kots.io/v1beta2"
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    return load_trusted_keys(str(write_global_public_key(tmp_path_factory.mktemp("k") / "t.pem")))
+
+
+def replaced(text, old, new):
+    """The text with one line's value written another way (exactly one occurrence)."""
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
+    return text.replace(old, new)
+
+
+def real(name, old=None, new=None):
+    text = fixture(name).decode()
+    return (replaced(text, old, new) if old else text).encode()
+
+
+def signed_text(spec, version=V2, **kwargs):
+    return to_yaml(signed_license(spec, version, **kwargs)).decode()
+
+
+def one(entitlement):
+    return base_spec(entitlements={"limit": entitlement})
+
+
+# --- 1. Numbers, booleans and text as yaml.v2 writes and reads them ---------------------------
+# Y2 resolve.go:resolve, SY yaml.go:YAMLToJSON (a whole float becomes integer JSON),
+# KK EntitlementValue.UnmarshalJSON / unmarshalEntitlementValue (text, int64 or bool).
+
+YAML_V2_NUMBERS = [
+    # (the value Go signed, how yaml.v2 or a person may write it in the file)
+    (1000000, "1e+06"),  # Y2 encode.go floatv: FormatFloat(f, 'g', -1, 64)
+    (1232435, "1.232435e+06"),
+    (123456, "123456"),
+    (100000, "1e5"),
+    (3, "3.0"),
+    (0, "-0"),
+    (-12, "-12"),
+    (9223372036854775807, "9223372036854775807"),
+    (16, "0x10"),  # Go's ParseInt(s, 0, 64)
+    (15, "0o17"),
+    (8, "010"),  # a leading 0 is octal
+    (8, "08"),  # not octal, so a float: 8
+    (1000, "1_000"),
+]
+
+
+@pytest.mark.parametrize(
+    ("signed", "written"), YAML_V2_NUMBERS, ids=[w for _, w in YAML_V2_NUMBERS]
+)
+@pytest.mark.parametrize("version", [V1, V2])
+def test_every_way_yaml_v2_writes_a_number_reads_as_go_reads_it(keys, version, signed, written):
+    text = signed_text(one({"title": "Limit", "value": signed, "valueType": "Integer"}), version)
+    text = replaced(text, f"value: {signed}\n", f"value: {written}\n")
+    verdict = verify_license(text.encode(), keys)
+    assert verdict.valid, verdict.message
+    assert verdict.license.entitlements[0].value == signed
+
+
+@pytest.mark.parametrize("written", ["1e+06", "1000000.0"])
+def test_a_license_sequence_in_float_notation_is_a_whole_number(keys, written):
+    text = replaced(
+        signed_text(base_spec(licenseSequence=1000000)),
+        "licenseSequence: 1000000",
+        f"licenseSequence: {written}",
+    )
+    verdict = verify_license(text.encode(), keys)
+    assert verdict.valid, verdict.message
+    assert verdict.license.license_sequence == 1000000
+
+
+YAML_V2_BOOLEANS = ["y", "Y", "yes", "Yes", "on", "ON", "true", "True"]
+
+
+@pytest.mark.parametrize("written", YAML_V2_BOOLEANS)
+def test_every_way_yaml_v2_reads_true(written):
+    """The real v1beta1 file, with isAirgapSupported written as yaml.v2 also reads true."""
+    verdict = verify_license(
+        real("valid-v1beta1.yaml", "isAirgapSupported: true", f"isAirgapSupported: {written}"),
+        PRODUCTION,
+    )
+    assert verdict.valid, verdict.message
+
+
+@pytest.mark.parametrize("written", ["n", "N", "no", "off", "false"])
+def test_every_way_yaml_v2_reads_false(keys, written):
+    spec = one({"title": "Flag", "value": False, "valueType": "Boolean"})
+    text = replaced(signed_text(spec), "value: false\n", f"value: {written}\n")
+    verdict = verify_license(text.encode(), keys)
+    assert verdict.valid, verdict.message
+    assert verdict.license.entitlements[0].value is False
+
+
+YAML_V2_STRINGS = [
+    # (the text, how yaml.v2 writes it: plain, quoted when it would read as something else)
+    ("=", "="),  # plain in yaml.v2; PyYAML alone cannot read it
+    ("1:30", "1:30"),  # no base 60 in yaml.v2 (PyYAML: 90)
+    ("2025-01-01", "2025-01-01"),  # a time keeps its text (PyYAML: a date)
+    ("2025-09-29T00:00:00Z", "2025-09-29T00:00:00Z"),
+    ("y", '"y"'),
+    ("1", '"1"'),
+    ("1e3", '"1e3"'),
+    ("", '""'),
+    ("a: b", "'a: b'"),
+    ("#x", "'#x'"),
+    ("a\tb", '"a\\tb"'),
+    ("two\nlines", "|-\n        two\n        lines"),
+]
+
+
+def placeholder_text(spec, version=V2):
+    """Signed over the spec, with the entitlement's visible value written as PLACEHOLDER."""
+    document = signed_license(spec, version)
+    document["spec"]["entitlements"]["limit"]["value"] = "PLACEHOLDER"
+    return to_yaml(document).decode()
+
+
+@pytest.mark.parametrize(
+    ("signed", "written"), YAML_V2_STRINGS, ids=[w for _, w in YAML_V2_STRINGS]
+)
+def test_every_way_yaml_v2_writes_text_reads_back_as_that_text(keys, signed, written):
+    text = placeholder_text(one({"title": "Note", "value": signed, "valueType": "String"}))
+    text = replaced(text, "value: PLACEHOLDER\n", f"value: {written}\n")
+    verdict = verify_license(text.encode(), keys)
+    assert verdict.valid, verdict.message
+    assert verdict.license.entitlements[0].value == signed
+
+
+def test_the_real_v1beta1_file_with_an_integer_in_float_notation_is_valid():
+    """KOTS pkg/license/testdata/valid-with-entitlement-signature.yaml writes 1.232435e+06."""
+    verdict = verify_license(
+        real("valid-v1beta1.yaml", "value: 123\n", "value: 1.23e+02\n"), PRODUCTION
+    )
+    assert verdict.valid, verdict.message
+    assert {e.name: e.value for e in verdict.license.entitlements}["int_field"] == 123
+
+
+# --- 2. Entitlement signatures by version -----------------------------------------------------
+# KK v1beta1 License.ValidateLicense checks Signature.V1 with MD5; v1beta2 checks Signature.V2
+# with SHA-256. Each version's struct has only its own key: the other one is never read.
+
+
+def _with_entitlement_signatures(spec, version, signatures):
+    document = signed_license(spec, version)
+    document["spec"]["entitlements"]["limit"]["signature"] = signatures
+    return to_yaml(document)
+
+
+def test_a_v1beta1_license_checks_only_v1_signatures(keys):
+    spec = one({"title": "Limit", "value": 5, "valueType": "Integer"})
+    v1 = signed_license(spec, V1)["spec"]["entitlements"]["limit"]["signature"]["v1"]
+    both = {"v1": v1, "v2": base64.b64encode(b"x" * 256).decode()}
+    verdict = verify_license(_with_entitlement_signatures(spec, V1, both), keys)
+    assert verdict.valid, verdict.message
+
+
+def test_a_v1beta2_license_checks_only_v2_signatures(keys):
+    spec = one({"title": "Limit", "value": 5, "valueType": "Integer"})
+    bogus_v1_only = {"v1": base64.b64encode(b"x" * 256).decode()}
+    verdict = verify_license(_with_entitlement_signatures(spec, V2, bogus_v1_only), keys)
+    assert verdict.valid, verdict.message
+
+
+# --- 3. Every visible entitlement's signature is checked --------------------------------------
+# KK ValidateLicense loops over l.Spec.Entitlements, the visible ones, before anything else is
+# compared; a mismatch is fatal (KOTS VerifyLicenseWrapper returns it).
+
+
+@pytest.mark.parametrize("version", [V1, V2])
+def test_a_bogus_signature_on_a_visible_entitlement_is_refused(keys, version):
+    key = "v1" if version == V1 else "v2"
+    spec = one({"title": "Limit", "value": 5, "valueType": "Integer"})
+    bogus = {key: base64.b64encode(b"\x01" * 256).decode()}
+    verdict = verify_license(_with_entitlement_signatures(spec, version, bogus), keys)
+    assert verdict.reason is Reason.SIGNATURE_INVALID
+    assert verdict.field == "entitlements.limit"
+
+
+def test_signatures_swapped_between_entitlements_are_refused(keys):
+    spec = base_spec(
+        entitlements={
+            "seats": {"title": "Seats", "value": 10, "valueType": "Integer"},
+            "nodes": {"title": "Nodes", "value": 3, "valueType": "Integer"},
+        }
+    )
+    document = signed_license(spec)
+    entitlements = document["spec"]["entitlements"]
+    entitlements["seats"]["signature"], entitlements["nodes"]["signature"] = (
+        entitlements["nodes"]["signature"],
+        entitlements["seats"]["signature"],
+    )
+    verdict = verify_license(to_yaml(document), keys)
+    assert verdict.reason is Reason.SIGNATURE_INVALID
+
+
+# --- 4. No key name is special -----------------------------------------------------------------
+
+
+def test_an_entitlement_named_signature_is_compared_like_any_other(keys):
+    spec = base_spec(
+        entitlements={"signature": {"title": "Signature pad", "value": "on", "valueType": "String"}}
+    )
+    document = signed_license(spec, sign_entitlements=False)
+    document["spec"]["entitlements"]["signature"]["value"] = "off"
+    verdict = verify_license(to_yaml(document), keys)
+    assert verdict.reason is Reason.TAMPERED  # deliberately stricter: KK only logs it
+    assert verdict.field == "entitlements.signature.value"
+
+
+# --- 5. Types are Go's types -------------------------------------------------------------------
+# KK LoadLicenseFromBytes decodes into LicenseSpec: a string where Go wants int64 or bool, a
+# number where it wants text, a null or fractional entitlement value are errors there.
+
+WRONG_TYPES = [
+    ("licenseSequence: 7", 'licenseSequence: "7"', "spec.licenseSequence", "a whole number"),
+    ("licenseSequence: 7", "licenseSequence: 7.5", "spec.licenseSequence", "a whole number"),
+    ("isAirgapSupported: true", "isAirgapSupported: 1", "spec.isAirgapSupported", "true or false"),
+    (
+        "isAirgapSupported: true",
+        'isAirgapSupported: "true"',
+        "spec.isAirgapSupported",
+        "true or false",
+    ),
+    ("customerName: Test Customer", "customerName: 123", "spec.customerName", "text"),
+    ("value: 123\n", "value: 1.5\n", "spec.entitlements.int_field.value", "text, a whole number"),
+    ("value: 123\n", "value: ~\n", "spec.entitlements.int_field.value", "text, a whole number"),
+    ("value: 123\n", "value:\n", "spec.entitlements.int_field.value", "text, a whole number"),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "wanted"), WRONG_TYPES, ids=[n for _, n, _, _ in WRONG_TYPES]
+)
+def test_a_value_go_cannot_hold_is_refused_naming_the_field(old, new, field, wanted):
+    """The real v1beta1 file, one value changed to a type Replicated cannot decode: refused
+    as not a license (never valid, never expired), naming the field."""
+    verdict = verify_license(real("valid-v1beta1.yaml", old, new), PRODUCTION)
+    assert verdict.reason is Reason.NOT_A_LICENSE, verdict.message
+    assert verdict.field == field
+    assert f"field {field} must be {wanted}" in verdict.message
+
+
+def test_an_expired_license_with_a_wrong_type_is_not_called_expired():
+    verdict = verify_license(
+        real("expired.yaml", "licenseSequence:", 'licenseSequence: "1"\n  x_was:'), PRODUCTION
+    )
+    assert verdict.reason is Reason.NOT_A_LICENSE
+
+
+def test_one_is_not_true(keys):
+    """In Python 1 == True; in Go an Int 1 and a Bool true are different values."""
+    spec = one({"title": "Flag", "value": 1, "valueType": "Integer"})
+    document = signed_license(spec, sign_entitlements=False)
+    document["spec"]["entitlements"]["limit"]["value"] = True
+    verdict = verify_license(to_yaml(document), keys)
+    assert verdict.reason is Reason.TAMPERED
+    assert verdict.field == "entitlements.limit.value"
+
+
+@pytest.mark.parametrize(("version", "printed"), [(V1, None), (V2, 0)])
+def test_an_entitlement_without_a_value_is_what_go_makes_of_it(keys, version, printed):
+    """v1beta1 remembers the value was not set and signs <nil> (KK missing-values.yaml);
+    v1beta2's zero EntitlementValue is the integer 0, and signs 0."""
+    spec = one({"title": "Unset", "valueType": "String"})
+    verdict = verify_license(to_yaml(signed_license(spec, version)), keys)
+    assert verdict.valid, verdict.message
+    assert verdict.license.entitlements[0].value == printed
+
+
+def test_empty_text_and_no_value_are_different(keys):
+    spec = one({"title": "Note", "value": "", "valueType": "String"})
+    document = signed_license(spec, V1, sign_entitlements=False)
+    del document["spec"]["entitlements"]["limit"]["value"]
+    verdict = verify_license(to_yaml(document), keys)
+    assert verdict.reason is Reason.TAMPERED
+    assert verdict.field == "entitlements.limit.value"
+
+
+# --- 6. Strict base64 --------------------------------------------------------------------------
+# KK decodes every []byte with Go's base64.StdEncoding: \r and \n are skipped; any other
+# character outside the alphabet, and a length that is not a whole number of quads (missing
+# padding), are errors. Python's b64decode would skip the stranger and read on.
+
+
+def _spec_signature(text):
+    line = next(line for line in text.splitlines() if line.startswith("  signature: "))
+    return line.removeprefix("  signature: ")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda s: s[:40] + " " + s[40:],
+        lambda s: s[:40] + "-" + s[41:],
+        lambda s: s[:-2],
+        lambda s: s[:40] + "*" + s[40:],
+    ],
+    ids=["a space", "url-safe", "cut short", "a star"],
+)
+def test_a_signature_with_a_character_outside_base64_is_refused(damage):
+    text = fixture("valid-v1beta1.yaml").decode()
+    signature = _spec_signature(text)
+    verdict = verify_license(replaced(text, signature, damage(signature)).encode(), PRODUCTION)
+    assert verdict.reason is Reason.SIGNATURE_INVALID, verdict.message
+
+
+def test_a_signature_broken_over_lines_of_a_literal_block_is_read():
+    text = fixture("valid-v1beta1.yaml").decode()
+    signature = _spec_signature(text)
+    lines = "\n".join("    " + signature[i : i + 76] for i in range(0, len(signature), 76))
+    verdict = verify_license(replaced(text, signature, "|\n" + lines).encode(), PRODUCTION)
+    assert verdict.valid, verdict.message
+
+
+# --- 7. Expiry as kots reads it ----------------------------------------------------------------
+# KOTS pkg/license/license.go LicenseIsExpired: valueType "" or String; a string value; "" is
+# never; time.Parse(time.RFC3339, ...); expired when parsed.Before(time.Now()).
+
+NOW = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def expiring(keys, value, value_type="String", present=True, now=NOW):
+    entry = {"title": "Expiration", "valueType": value_type}
+    if present:
+        entry["value"] = value
+    spec = base_spec(entitlements={"expires_at": entry})
+    return verify_license(to_yaml(signed_license(spec)), keys, now=now)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2030-01-01T12:00:01Z",
+        "2030-01-01T13:00:00.5+01:00",
+        "2030-01-01T12:00:00,5Z",
+        "2031-01-01T0:00:00Z",
+    ],
+)
+def test_rfc3339_times_go_reads_and_not_yet_past_are_valid(keys, value):
+    verdict = expiring(keys, value)
+    assert verdict.valid, verdict.message
+
+
+def test_expired_means_strictly_before_now(keys):
+    assert expiring(keys, "2030-01-01T12:00:00Z").valid, "equal to now is not yet expired"
+    assert expiring(keys, "2030-01-01T11:59:59Z").reason is Reason.EXPIRED
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2031-01-01",
+        "2031-01-01T00:00:00",
+        "2031-01-01 00:00:00Z",
+        "2031-01-01t00:00:00z",
+        "2031-1-01T00:00:00Z",
+        "soon",
+    ],
+    ids=["date only", "no zone", "a space", "lower case", "one-digit month", "words"],
+)
+def test_a_time_go_cannot_parse_is_refused_naming_the_entitlement(keys, value):
+    verdict = expiring(keys, value)
+    assert verdict.reason is Reason.NOT_A_LICENSE
+    assert verdict.field == "entitlements.expires_at"
+    assert "expires_at entitlement" in verdict.message and "RFC 3339" in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("value", "value_type", "present", "words"),
+    [
+        ("2031-01-01T00:00:00Z", "Integer", True, "has the value type Integer"),
+        ("2031-01-01T00:00:00Z", "string", True, "has the value type string"),
+        (5, "String", True, "is 5, not a time in text"),
+        (True, "String", True, "is true, not a time in text"),
+        (None, "String", False, "is 0, not a time in text"),
+    ],
+    ids=["Integer", "lower-case string", "a number", "a boolean", "no value"],
+)
+def test_an_expiry_of_another_type_is_refused_naming_it(keys, value, value_type, present, words):
+    verdict = expiring(keys, value, value_type, present)
+    assert verdict.reason is Reason.NOT_A_LICENSE
+    assert words in verdict.message
+
+
+def test_an_empty_expiry_never_expires(keys):
+    verdict = expiring(keys, "")
+    assert verdict.valid and verdict.license.expires_at is None
+
+
+def test_the_signed_expiry_decides(keys):
+    spec = base_spec(
+        entitlements={"expires_at": {"title": "Expiration", "value": "2020-01-01T00:00:00Z"}}
+    )
+    document = signed_license(spec, sign_entitlements=False)
+    document["spec"]["entitlements"]["expires_at"]["value"] = "2099-01-01T00:00:00Z"
+    verdict = verify_license(to_yaml(document), keys, now=NOW)
+    assert verdict.reason is Reason.TAMPERED  # stricter: KK would use the signed, past one
+
+
+# --- 8. Multi-document files -------------------------------------------------------------------
+# Y2 yaml.go:unmarshal reads only the first document; the wizard offers every License in the
+# file (README: Licenses), so that a bundle of licenses lets the admin choose.
+
+
+def test_every_license_of_a_file_is_offered_and_the_others_ignored(keys):
+    first = signed_license(base_spec(customerName="First"))
+    second = signed_license(base_spec(customerName="Second", licenseID="2Second0License0000000000"))
+    data = to_yaml({"kind": "ConfigMap", "apiVersion": "v1"}, first, second)
+    verdicts = [verify_license(data, keys, choice=i) for i in (0, 1)]
+    assert [v.license.customer_name for v in verdicts] == ["First", "Second"]
+
+
+# --- Duplicate keys (stricter than yaml.v2, which keeps the last) ---------------------------
+
+
+def test_a_key_given_twice_is_not_a_license():
+    text = fixture("valid-v1beta1.yaml").decode()
+    forged = replaced(
+        text, "  licenseID: ", "  licenseID: 2Fake0License0Id000000000000\n  licenseID: "
+    )
+    verdict = verify_license(forged.encode(), PRODUCTION)
+    assert verdict.reason is Reason.NOT_A_LICENSE
+    assert "the key licenseID appears twice" in verdict.message
+
+
+def test_every_real_license_keeps_its_verdict_in_under_5_ms():
+    import time
+
+    expected = {
+        "valid-v1beta1.yaml": Reason.OK,
+        "valid-v1beta2.yaml": Reason.OK,
+        "other-app.yaml": Reason.OK,
+        "expired.yaml": Reason.EXPIRED,
+        "bad-signature.yaml": Reason.SIGNATURE_INVALID,
+        "tampered-license-id.yaml": Reason.TAMPERED,
+    }
+    assert {p.name for p in FIXTURES.glob("*.yaml")} == set(expected)
+    for name, reason in expected.items():
+        data = fixture(name)
+        assert verify_license(data, PRODUCTION).reason is reason, name
+        started = time.perf_counter()
+        for _ in range(20):
+            verify_license(data, PRODUCTION)
+        assert (time.perf_counter() - started) / 20 < 0.005, name
