@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -85,3 +86,48 @@ class Visit:
         self.page.get_by_role("button", name=label).click()
         self.page.wait_for_load_state()
         self.shot(name)
+
+
+def links_outside(page, allowed):
+    """Every link, form, stylesheet and script of the page that leads outside `allowed`."""
+    return page.evaluate(
+        """allowed => [...document.querySelectorAll(
+                   'a[href], form[action], link[href], script[src]')]
+               .map(e => e.href || e.action || e.src)
+               .filter(url => !url.startsWith(allowed))""",
+        allowed,
+    )
+
+
+def complete_the_wizard_under(tab, allowed, token, customer_id, frame=None):
+    """Unlock, upload the v1beta1 license, fill the details, review and save, checking at every
+    step that nothing leads outside `allowed` (the prefix the wizard is served under)."""
+    from tests.helpers import FIXTURES
+
+    outside = []
+    tab.page.on("response", lambda r: None if r.url.startswith(allowed) else outside.append(r.url))
+    tab.goto("/", "unlock-prefixed")
+    assert tab.page.url.startswith(f"{allowed}setup/unlock"), tab.page.url
+    assert not links_outside(tab.page, allowed)
+    tab.page.get_by_label("Admin token").fill(token)
+    tab.click("Unlock", "start-prefixed")
+    tab.page.get_by_role("link", name="Upload the license file").click()
+    tab.shot("upload-prefixed")
+    assert not links_outside(tab.page, allowed)
+    tab.page.get_by_label("License file").set_input_files(str(FIXTURES / "valid-v1beta1.yaml"))
+    tab.click("Check the license", "details-prefixed")
+    assert tab.page.url == f"{allowed}setup/details"
+    assert not links_outside(tab.page, allowed)
+    tab.page.get_by_label("Customer ID").fill(customer_id)
+    tab.page.get_by_label("Instance ID").fill("mounted-instance")
+    tab.click("Review", "review-prefixed")
+    assert tab.page.url == f"{allowed}setup/review"
+    assert not links_outside(tab.page, allowed)
+    tab.click("Save", "status-prefixed")
+    assert tab.page.url == f"{allowed}status"
+    assert tab.page.get_by_text(customer_id).first.is_visible()
+    assert not links_outside(tab.page, allowed)
+    assert not outside, f"responses from outside the prefix: {outside}"
+    prefix = urlsplit(allowed).path
+    cookies = tab.page.context.cookies()
+    assert cookies and {cookie["path"] for cookie in cookies} == {prefix}, cookies

@@ -2,102 +2,48 @@
 wizard and API stay under the prefix, and framing follows WIZARD_FRAME_ANCESTORS."""
 
 import http.server
-import os
-import shutil
-import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.browser_support import Visit
+from tests.browser_support import Visit, complete_the_wizard_under
 from tests.helpers import ADMIN_TOKEN, FIXTURES, LICENSE_ID, csrf_token_from, free_port
 from tests.http_client import Browser
+from tests.nginx import PREFIX, WIZARD_LOCATION, Nginx, need_nginx
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True, ids=[""]),
 ]
 
-PREFIX = "/admin/license"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log {root}/access.log;
-    client_body_temp_path {root}/body;
-    proxy_temp_path {root}/proxy;
-    fastcgi_temp_path {root}/fastcgi;
-    uwsgi_temp_path {root}/uwsgi;
-    scgi_temp_path {root}/scgi;
-    client_max_body_size 4m;
-    server {{
-        listen 127.0.0.1:{port};
-        location {prefix}/ {{
-            proxy_pass http://127.0.0.1:{upstream}/;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-Host $host:$server_port;
-            proxy_set_header X-Forwarded-Prefix {prefix};
-            proxy_redirect off;
-        }}
-        location / {{
-            return 404 "the admin console's own page\\n";
-        }}
-    }}
-}}
-"""
-
-
-def _need_nginx():
-    if os.path.exists(NGINX):
-        return
-    if os.environ.get("REQUIRE_NGINX") == "1":
-        pytest.fail(f"REQUIRE_NGINX=1 but nginx is not at {NGINX}")
-    pytest.skip("nginx is not installed (set REQUIRE_NGINX=1 to make this a failure)")
-
 
 @pytest.fixture
 def proxied(env, start_server, tmp_path):
     """The wizard behind nginx at http://127.0.0.1:PORT/admin/license/; returns a starter."""
-    _need_nginx()
-    processes = []
+    need_nginx()
+    proxies = []
 
     def start(**settings):
         app = start_server(
             {**env, "WIZARD_PROXY_FIX": "for=1,proto=1,host=1,prefix=1", **settings}, workers=2
         ).wait_ready()
-        root = tmp_path / f"nginx-{app.port}"
-        root.mkdir()
         port = free_port()
-        (root / "nginx.conf").write_text(
-            NGINX_CONF.format(root=root, port=port, upstream=app.port, prefix=PREFIX)
-        )
-        process = subprocess.Popen(
-            [NGINX, "-p", str(root), "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        processes.append(process)
+        location = WIZARD_LOCATION.format(prefix=PREFIX, upstream=app.port)
+        servers = f"""
+    server {{
+        listen 127.0.0.1:{port};
+{location}
+        location / {{ return 404 "the admin console's own page\\n"; }}
+    }}"""
+        proxies.append(Nginx(tmp_path / f"nginx-{port}", servers))
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                if Browser(base).get(f"{PREFIX}/healthz").status == 200:
-                    return base, app
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError((root / "error.log").read_text())
+        proxies[-1].wait_for(f"{base}{PREFIX}/healthz")
+        return base, app
 
     yield start
-    for process in processes:
-        process.terminate()
-        process.wait(timeout=10)
+    for proxy in proxies:
+        proxy.stop()
 
 
 def test_the_api_works_through_the_prefix(proxied):
@@ -143,47 +89,14 @@ def test_every_redirect_stays_under_the_prefix(proxied):
     assert "Path=/admin/license/" in unlocked.headers["Set-Cookie"]
 
 
-def _links_outside(page, allowed):
-    return page.evaluate(
-        """allowed => [...document.querySelectorAll(
-                   'a[href], form[action], link[href], script[src]')]
-               .map(e => e.href || e.action || e.src)
-               .filter(url => !url.startsWith(allowed))""",
-        allowed,
-    )
-
-
 def test_the_whole_wizard_in_chromium_through_nginx(proxied, chromium, request, env):
     env.pop("WIZARD_ADMIN_TOKEN")
     secret_key = "secret-key-that-must-never-be-logged-0123456789"
     base, app = proxied(WIZARD_SECRET_KEY=secret_key, WIZARD_ADMIN_TOKEN="")
     token = (Path(env["WIZARD_INSTANCE_PATH"]) / "admin_token").read_text().strip()
-    allowed = f"{base}{PREFIX}/"
     context = chromium.new_context(viewport={"width": 1000, "height": 900})
     tab = Visit(context.new_page(), f"{base}{PREFIX}", request.node.name)
-    outside = []
-    tab.page.on("response", lambda r: None if r.url.startswith(allowed) else outside.append(r.url))
-
-    tab.goto("/", "unlock-prefixed")
-    assert tab.page.url.startswith(f"{allowed}setup/unlock")
-    assert not _links_outside(tab.page, allowed)
-    tab.page.get_by_label("Admin token").fill(token)
-    tab.click("Unlock", "start-prefixed")
-    tab.page.get_by_role("link", name="Upload the license file").click()
-    tab.shot("upload-prefixed")
-    assert not _links_outside(tab.page, allowed)
-    tab.page.get_by_label("License file").set_input_files(str(FIXTURES / "valid-v1beta1.yaml"))
-    tab.click("Check the license", "details-prefixed")
-    assert not _links_outside(tab.page, allowed)
-    tab.page.get_by_label("Customer ID").fill("console-customer")
-    tab.page.get_by_label("Instance ID").fill("console-instance")
-    tab.click("Review", "review-prefixed")
-    assert not _links_outside(tab.page, allowed)
-    tab.click("Save", "status-prefixed")
-    assert tab.page.url == f"{allowed}status"
-    assert tab.page.get_by_text("console-customer").first.is_visible()
-    assert not _links_outside(tab.page, allowed)
-    assert not outside, f"responses from outside the prefix: {outside}"
+    complete_the_wizard_under(tab, f"{base}{PREFIX}/", token, "console-customer")
     context.close()
 
     app.stop()

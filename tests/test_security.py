@@ -177,7 +177,7 @@ def test_a_form_whose_cookie_the_frame_withheld_says_so_and_offers_a_new_tab(mak
         headers={"Sec-Fetch-Dest": "iframe"},
     )
     assert response.status_code == 400
-    assert "did not send this wizard&#39;s cookie inside the console&#39;s frame" in response.text
+    assert "kept this wizard&#39;s cookie out of the console&#39;s frame" in response.text
     assert 'target="_blank"' in response.text
     assert 'href="http://localhost/setup/unlock?next=/setup/"' in response.text
     assert "This form has expired" not in response.text

@@ -171,6 +171,12 @@ def _start_admin_session():
 def unlock():
     """Start an admin session with the admin token."""
     form = UnlockForm()
+    where = _where_the_token_is()
+    form.token.description = (
+        "Copy it from the file named below, on the server."
+        if where["token_file"]
+        else "The value of WIZARD_ADMIN_TOKEN in this installation's settings."
+    )
     if form.validate_on_submit():
         if check_token(form.token.data):
             throttle.forget_failures(client())
@@ -180,7 +186,7 @@ def unlock():
         form.token.errors.append(
             "That is not the admin token. Copy it again from the file named below."
         )
-    return render_template("auth/unlock.html", form=form, **_where_the_token_is())
+    return render_template("auth/unlock.html", form=form, **where)
 
 
 def _where_the_token_is():

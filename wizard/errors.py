@@ -46,13 +46,13 @@ def init_app(app):
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         if _cookie_withheld() and request.headers.get("Sec-Fetch-Dest") == "iframe":
-            https = "" if request.is_secure else " It also needs HTTPS to keep one in a frame."
+            https = "" if request.is_secure else " Inside another site's frame it also needs HTTPS."
             return respond(
                 400,
-                "Your browser did not send this wizard's cookie inside the console's frame, so "
-                "the form could not be trusted. Nothing was saved.",
-                "Browsers that block third-party cookies do this. Open the wizard in a new "
-                f"tab and carry on there.{https}",
+                "Your browser kept this wizard's cookie out of the console's frame.",
+                "Nothing was saved: without its cookie the form cannot be trusted. Browsers that "
+                f"block third-party cookies do this.{https} Open the wizard in a new tab and "
+                "carry on there.",
                 new_tab_url=request.url,
             )
         if _cookie_withheld():

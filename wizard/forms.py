@@ -25,7 +25,6 @@ class UnlockForm(FlaskForm):
     token = PasswordField(
         "Admin token",
         validators=[DataRequired("Enter the admin token.")],
-        description="Copy it from the file named below, on the server.",
         render_kw={"autocomplete": "off", "spellcheck": "false", "autofocus": True},
     )
     # Whether it is the admin token is the view's check: it counts wrong tokens.
