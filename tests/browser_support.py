@@ -55,6 +55,8 @@ class Visit:
         self.prefix = re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name.removeprefix("test_"))
         self.count = 0
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for old in SCREENSHOTS.glob(f"{self.prefix}-[0-9][0-9]-*.png"):
+            old.unlink()  # an earlier run's pictures of this test
         self.errors = []
         self.foreign = []
         page.on("pageerror", lambda error: self.errors.append(str(error)))

@@ -274,10 +274,13 @@ def details():
         if draft.source == "sdk":
             form.instance_id.errors = ["The Replicated SDK reported the instance ID: keep it."]
             return _details_page(form, draft, lic, current, status=422)
-        if (form.instance_id.data or "").strip() and not form.replace_instance_id.data:
-            return _details_page(form, draft, lic, current, asking=True)
+        # What was typed is kept (in the draft), whatever the admin answers.
         draft.customer_id = form.customer_id.data or None
         draft.license_id = None if lic else (form.license_id.data or None)
+        if (form.instance_id.data or "").strip() and not form.replace_instance_id.data:
+            draft.instance_id = form.instance_id.data
+            save_draft(draft)
+            return _details_page(form, draft, lic, current, asking=True)
         draft.instance_id, draft.instance_id_origin = str(uuid.uuid4()), "generated"
         save_draft(draft)
         flash("A new instance ID was generated. Check the other fields, then review.", "info")
