@@ -59,6 +59,14 @@ def tables(app):
         return set(sa.inspect(db.engine).get_table_names())
 
 
+def test_the_head_revision_the_code_names_is_alembics():
+    from alembic.script import ScriptDirectory
+
+    from wizard.schema import MIGRATIONS_DIR
+
+    assert head_revision() == ScriptDirectory(MIGRATIONS_DIR).get_current_head()
+
+
 def test_models_and_migrations_agree(app):
     with app.app_context(), db.engine.connect() as connection:
         assert wizard_differences(connection) == []

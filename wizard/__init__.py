@@ -13,9 +13,11 @@ def _asset_folder(name):
     return str(packaged if packaged.is_dir() else _PACKAGE.parent / name)
 
 
-def create_app(config=None):
-    """Create the wizard: settings from the environment (then `config`), extensions, blueprints."""
-    from . import api, auth, errors, filters, health, security, setup, status
+def create_app(config=None, *, web=True):
+    """Create the wizard: settings from the environment (then `config`), extensions, blueprints.
+
+    `web=False` gives the settings and the database alone, for commands that serve no page.
+    """
     from .config import (
         SECRET_KEY_FILE,
         instance_path_from_env,
@@ -42,7 +44,7 @@ def create_app(config=None):
             database_url, app.config["WIZARD_DATABASE_TIMEOUT"]
         ),
         SECRET_KEY=app.config["WIZARD_SECRET_KEY"]
-        or read_or_create_secret(instance_path, SECRET_KEY_FILE),
+        or (read_or_create_secret(instance_path, SECRET_KEY_FILE) if web else None),
         # One limit for every body: a pasted license is a form field, not a file.
         MAX_FORM_MEMORY_SIZE=app.config["MAX_CONTENT_LENGTH"],
         SESSION_COOKIE_NAME="replicated_wizard_session",
@@ -52,6 +54,11 @@ def create_app(config=None):
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine, app.config["WIZARD_DATABASE_TIMEOUT"])
+    if not web:
+        return app
+
+    from . import api, auth, errors, filters, health, security, setup, status
+
     security.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from .database import db, retried_once_if_disconnected
+from .database import db, driver_reads
 from .models import AdminSession, UnlockLink
 
 IDLE_LIFETIME = timedelta(minutes=30)
@@ -65,27 +65,27 @@ _READ_SESSION = sa.select(
 ).where(SESSIONS.c.key_digest == sa.bindparam("digest"))
 
 
-@retried_once_if_disconnected
 def session_is_open(key, token_fingerprint):
     """True while the session of this key is open, under the current admin token."""
     if not isinstance(key, str) or not key:
         return False
     digest = _digest(key)
     now = _now()
-    with db.engine.connect() as connection:
-        row = connection.execute(_READ_SESSION, {"digest": digest}).first()
-        if (
-            row is None
-            or row.token_fingerprint != token_fingerprint
-            or now - row.created_at >= ABSOLUTE_LIFETIME
-            or now - row.last_seen_at >= IDLE_LIFETIME
-        ):
-            return False
-        if now - row.last_seen_at >= TOUCH_INTERVAL:
+    [rows] = driver_reads((_READ_SESSION, {"digest": digest}))
+    if not rows:
+        return False
+    row = rows[0]
+    if (
+        row.token_fingerprint != token_fingerprint
+        or now - row.created_at >= ABSOLUTE_LIFETIME
+        or now - row.last_seen_at >= IDLE_LIFETIME
+    ):
+        return False
+    if now - row.last_seen_at >= TOUCH_INTERVAL:
+        with db.engine.begin() as connection:
             connection.execute(
                 SESSIONS.update().where(SESSIONS.c.key_digest == digest).values(last_seen_at=now)
             )
-        connection.commit()
     return True
 
 

@@ -19,6 +19,7 @@ from .identity import (
     customer_id_for,
     load_identity,
     load_status,
+    load_summary,
     save_identity,
     status_document,
 )
@@ -42,10 +43,9 @@ def require_the_admin_for_writes():
         csrf.protect()
 
 
-def _saved_document():
+def _saved_document(saved):
     """What a write answers: the identity just saved, as an admin's status shows it."""
-    identity, summary, _ = load_status(changes=0)
-    return status_document(identity, summary, admin=True)
+    return status_document(saved, load_summary(), admin=True)
 
 
 def _actor():
@@ -64,7 +64,8 @@ def status():
     """Whether the identity is set, and when it last changed; the admin gets the details."""
     if not is_admin():
         return status_document(load_identity(), None, admin=False)
-    return _saved_document()
+    identity, summary, _ = load_status(changes=0)
+    return status_document(identity, summary, admin=True)
 
 
 def _json_object():
@@ -90,8 +91,8 @@ def put_identity():
     if not form.validate():
         return _unprocessable(form.all_errors)
     license_id = form.license_id.data if form.was_sent("license_id") else UNCHANGED
-    save_identity(form.customer_id.data, form.instance_id.data, license_id, actor=_actor())
-    return _saved_document()
+    saved = save_identity(form.customer_id.data, form.instance_id.data, license_id, actor=_actor())
+    return _saved_document(saved)
 
 
 def _license_upload():
@@ -137,7 +138,7 @@ def post_license():
     if errors:
         return _unprocessable(errors, reason=str(verdict.reason))
     try:
-        save_identity(
+        saved = save_identity(
             customer_id,
             form.instance_id.data,
             lic.license_id,
@@ -146,7 +147,7 @@ def post_license():
         )
     except InvalidValue as error:
         return _unprocessable({"license": [str(error)]}, reason="not_a_license")
-    return _saved_document()
+    return _saved_document(saved)
 
 
 @bp.post("/unlock-link")

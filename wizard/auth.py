@@ -105,8 +105,9 @@ def is_admin():
     elif bearer_token() is not None:
         del g.is_admin
         authenticate_bearer()
-    elif "admin" in session:
-        # Only a browser that claims a session costs a look at the database.
+    elif current_app.config["SESSION_COOKIE_NAME"] in request.cookies and "admin" in session:
+        # Only a browser that claims a session costs a look at the database (and one that
+        # sends no cookie leaves the session untouched: no Vary: Cookie on what it gets).
         g.is_admin = admin_sessions.session_is_open(session["admin"], token_fingerprint())
         if not g.is_admin:
             session.pop("admin")

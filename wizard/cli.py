@@ -5,7 +5,6 @@ import getpass
 import json
 import logging
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import click
@@ -40,13 +39,30 @@ def _configure_logging():
 
 
 def _app():
+    """The settings and the database (no pages: a command starts quicker without them)."""
     from . import create_app
     from .config import InsecureFile
 
     try:
-        return create_app()
+        return create_app(web=False)
     except (ValueError, InsecureFile) as error:
         raise click.ClickException(str(error)) from None
+
+
+def _admin_token_file(app):
+    """Check WIZARD_ADMIN_TOKEN, or make the token file the server will use; return its path
+    (None when the token comes from the variable)."""
+    from .admin_token import load_admin_token, token_path
+    from .config import InsecureFile, check_admin_token
+
+    try:
+        check_admin_token(app.config["WIZARD_ADMIN_TOKEN"])
+        load_admin_token(app.config)
+    except (ValueError, InsecureFile) as error:
+        raise click.ClickException(str(error)) from None
+    return (
+        None if app.config["WIZARD_ADMIN_TOKEN"] else token_path(app.config["WIZARD_INSTANCE_PATH"])
+    )
 
 
 def _policy(app):
@@ -85,15 +101,8 @@ def _cli_actor(method="cli"):
     return Actor(method, who=f"cli:{getpass.getuser()}")
 
 
-def _version():
-    try:
-        return version("replicated-setup-wizard")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(_version(), "--version", prog_name="setup-wizard")
+@click.version_option(package_name="replicated-setup-wizard", prog_name="setup-wizard")
 def main():
     """Tell this installation who it is, for Replicated: customer, instance and license ids."""
 
@@ -123,8 +132,6 @@ def _upgrade(app):
 )
 def serve(host, port, workers):
     """Bring the schema up to date, then serve the wizard with gunicorn."""
-    from .admin_token import token_path
-    from .seed import SeedError, seed_from_environment
     from .server import PortInUse, WizardServer, check_port_free
 
     _configure_logging()
@@ -136,28 +143,58 @@ def serve(host, port, workers):
             "or choose another port with --port."
         ) from None
     app = _app()
-    policy = _policy(app)
+    _policy(app)  # a bad WIZARD_LICENSE_KEYS stops the start here
     log.info("instance folder: %s", app.config["WIZARD_INSTANCE_PATH"])
-    _upgrade(app)
-    with app.app_context():
-        try:
-            seed_from_environment(
-                policy, app.config["WIZARD_REPLICATED_SDK_URL"], app.config["WIZARD_SDK_TIMEOUT"]
-            )
-        except SeedError as error:
-            raise click.ClickException(f"not starting: {error}") from None
-        except sa.exc.DBAPIError as error:
-            raise click.ClickException(_database_problem(app, error)) from None
+    _in_a_child_process(_prepare, app)
     if app.config["WIZARD_AUTH"] == "token":
-        if app.config["WIZARD_ADMIN_TOKEN"]:
+        token_file = _admin_token_file(app)
+        if token_file is None:
             log.info("admin token: taken from WIZARD_ADMIN_TOKEN")
         else:
-            log.info("admin token: in %s", token_path(app.config["WIZARD_INSTANCE_PATH"]))
+            log.info("admin token: in %s", token_file)
     else:
         log.warning("WIZARD_AUTH=none: the wizard is not locked; every page says so")
     log.info("database: %s", _database_label(app))
     log.info("serving on http://%s:%d/ with %d workers", host, port, workers)
     WizardServer(bind=f"{host}:{port}", workers=workers).run()
+
+
+def _prepare(app):
+    """Bring the schema up to date and pre-seed the identity if the environment asks for it."""
+    from .seed import SeedError, seed_from_environment
+
+    _upgrade(app)
+    with app.app_context():
+        try:
+            seed_from_environment(
+                _policy(app),
+                app.config["WIZARD_REPLICATED_SDK_URL"],
+                app.config["WIZARD_SDK_TIMEOUT"],
+            )
+        except SeedError as error:
+            raise click.ClickException(f"not starting: {error}") from None
+        except sa.exc.DBAPIError as error:
+            raise click.ClickException(_database_problem(app, error)) from None
+
+
+def _in_a_child_process(work, *args):
+    """Run `work` in a forked child and stop here if it failed. gunicorn forks its workers
+    from this process: what only the migrations need (Alembic, Mako) then stays out of every
+    worker's memory."""
+    import multiprocessing
+
+    def run():
+        try:
+            work(*args)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+
+    child = multiprocessing.get_context("fork").Process(target=run, name="wizard-prepare")
+    child.start()
+    child.join()
+    if child.exitcode:
+        sys.exit(child.exitcode)
 
 
 @main.command()
@@ -426,10 +463,10 @@ def token(rotate):
     """Say where the admin token is kept (never print it)."""
     from .admin_sessions import close_all_sessions
     from .admin_token import rotate_admin_token, token_path
-    from .config import instance_path_from_env
 
-    existed = token_path(instance_path_from_env()).exists()
     app = _app()
+    existed = token_path(app.config["WIZARD_INSTANCE_PATH"]).exists()
+    _admin_token_file(app)
     if app.config["WIZARD_ADMIN_TOKEN"]:
         if rotate:
             raise click.ClickException(

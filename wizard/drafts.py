@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from flask import session
 
-from .database import db, dialect_insert, retried_once_if_disconnected
+from .database import db, dialect_insert, driver_reads
 from .models import SetupDraft
 
 # An admin who leaves the wizard longer than this starts again.
@@ -57,18 +57,18 @@ def _digest(key):
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-@retried_once_if_disconnected
+_READ_DRAFT = sa.select(DRAFTS.c.answers, DRAFTS.c.updated_at).where(
+    DRAFTS.c.key_digest == sa.bindparam("digest")
+)
+
+
 def load_draft():
     """The draft of this browser; StartAgain when there is none or it expired."""
     key = session.get("draft")
     if not isinstance(key, str):
         raise StartAgain("Nothing is in progress here: choose how to give the license details.")
-    with db.engine.connect() as connection:
-        row = connection.execute(
-            sa.select(DRAFTS.c.answers, DRAFTS.c.updated_at).where(
-                DRAFTS.c.key_digest == _digest(key)
-            )
-        ).first()
+    [rows] = driver_reads((_READ_DRAFT, {"digest": _digest(key)}))
+    row = rows[0] if rows else None
     if row is None or row.updated_at < datetime.now(UTC) - DRAFT_LIFETIME:
         raise StartAgain("This setup was left too long, or was saved already. Start again.")
     try:

@@ -29,8 +29,28 @@ def days_left(moment):
 
 
 def init_app(app):
-    """Register the filters every template may use."""
+    """Register the filters every template may use, and a url_for that remembers links."""
     app.add_template_filter(when)
     app.add_template_filter(license_id_hint, "hint")
     app.add_template_filter(entitlement_value)
     app.add_template_filter(days_left)
+    app.jinja_env.globals["url_for"] = _memoized_url_for(app.url_for)
+
+
+def _memoized_url_for(url_for):
+    """url_for for templates, remembered per prefix: every page builds the same few links, and
+    building one costs more than rendering the rest of a small page."""
+    built = {}
+
+    def cached(endpoint, **values):
+        from flask import request
+
+        key = (endpoint, request.script_root, tuple(sorted(values.items())))
+        url = built.get(key)
+        if url is None:
+            if len(built) > 512:
+                built.clear()
+            url = built[key] = url_for(endpoint, **values)
+        return url
+
+    return cached

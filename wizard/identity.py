@@ -14,8 +14,7 @@ from .database import (
     SQLITE_BEGIN_IMMEDIATE,
     db,
     dialect_insert,
-    read_one_row,
-    retried_once_if_disconnected,
+    driver_reads,
     utc_from_db,
     utcnow,
 )
@@ -120,53 +119,43 @@ _READ_IDENTITY = sa.select(
 ).where(IDENTITY.c.id == 1)
 
 
-@functools.cache
-def _identity_sql(dialect, for_update=False):
-    """The identity's SELECT compiled once per database: run as a string, it costs a fifth of
-    what SQLAlchemy's result machinery adds to a one-row read on the hottest path."""
-    statement = _READ_IDENTITY.with_for_update() if for_update else _READ_IDENTITY
-    return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-
-
-def _saved_identity(row):
-    if row is None:
-        return None
-    customer_id, instance_id, license_id, created_at, updated_at = row
-    return SavedIdentity(
-        customer_id, instance_id, license_id, utc_from_db(created_at), utc_from_db(updated_at)
-    )
-
-
 def load_identity(connection=None, for_update=False):
     """Return the saved identity, or None when nothing has been saved yet.
 
     Without a connection it runs on a pooled driver connection, outside any transaction: the
-    status a console polls. Uncached, so a change shows at once.
+    status a console polls. Uncached, so a change shows at once. With one, inside that
+    connection's transaction (and holding the row, for_update, on PostgreSQL).
     """
     if connection is None:
-        return _load_identity_pooled()
-    sql = _identity_sql(connection.dialect, for_update)
-    return _saved_identity(connection.exec_driver_sql(sql).first())
-
-
-@retried_once_if_disconnected
-def _load_identity_pooled():
-    return _saved_identity(read_one_row(_identity_sql(db.engine.dialect)))
+        [rows] = driver_reads((_READ_IDENTITY, None))
+    else:
+        statement = _READ_IDENTITY.with_for_update() if for_update else _READ_IDENTITY
+        rows = connection.execute(statement).all()
+    return SavedIdentity(*rows[0]) if rows else None
 
 
 _READ_SUMMARY = sa.select(SUMMARY).where(SUMMARY.c.id == 1)
 _READ_CHANGES = sa.select(HISTORY).order_by(HISTORY.c.id.desc()).limit(sa.bindparam("limit"))
 
 
-@retried_once_if_disconnected
 def load_status(changes=10):
     """Return (identity, license summary, newest changes) as one consistent snapshot, read on
     one connection in one transaction: what the admin's status page and the API show."""
-    with db.engine.connect() as connection, connection.begin():
-        identity = load_identity(connection)
-        summary = connection.execute(_READ_SUMMARY).first() if identity else None
-        history = connection.execute(_READ_CHANGES, {"limit": changes}).all() if changes else []
-    return identity, summary, history
+    reads = [(_READ_IDENTITY, None), (_READ_SUMMARY, None)]
+    if changes:
+        reads.append((_READ_CHANGES, {"limit": changes}))
+    identity, summary, *history = driver_reads(*reads)
+    return (
+        SavedIdentity(*identity[0]) if identity else None,
+        summary[0] if identity and summary else None,
+        history[0] if history else [],
+    )
+
+
+def load_summary():
+    """The summary of the license behind the identity, or None."""
+    [rows] = driver_reads((_READ_SUMMARY, None))
+    return rows[0] if rows else None
 
 
 # --- Saving ----------------------------------------------------------------------------------

@@ -64,6 +64,14 @@ class PrefixAwareSessionInterface(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, request)
 
+    def save_session(self, app, session, response):
+        if not session and not session.modified:
+            # Nothing to set or delete: skip working out the cookie's attributes.
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
     def get_cookie_path(self, app):
         return (request.script_root or "") + "/"
 
@@ -95,7 +103,9 @@ class BodyLimit:
         self.limit = limit
 
     def __call__(self, environ, start_response):
-        if environ.get("wsgi.input_terminated") and not environ.get("CONTENT_LENGTH"):
+        # (A server that can read chunked bodies sets wsgi.input_terminated; one that cannot
+        # refuses them itself.)
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             stream, body = environ["wsgi.input"], bytearray()
             while len(body) <= self.limit:
                 piece = stream.read(min(64 * 1024, self.limit + 1 - len(body)))
@@ -106,6 +116,28 @@ class BodyLimit:
             environ["CONTENT_LENGTH"] = str(len(body))
             environ.pop("HTTP_TRANSFER_ENCODING", None)  # the length is now what counts
         return self.app(environ, start_response)
+
+
+def _signed_csrf_tokens():
+    """csrf_token() for templates, remembered per session: the signed form of a session's CSRF
+    token is good for as long as the session (WTF_CSRF_TIME_LIMIT is off), and signing it anew
+    on every page costs as much as a database read."""
+    from flask import session
+    from flask_wtf.csrf import generate_csrf
+
+    signed = {}
+
+    def csrf_token():
+        raw = session.get("csrf_token")
+        token = signed.get(raw) if raw else None
+        if token is None:
+            token = generate_csrf()
+            if len(signed) > 1024:
+                signed.clear()
+            signed[session["csrf_token"]] = token
+        return token
+
+    return csrf_token
 
 
 def content_security_policy(frame_ancestors):
@@ -138,6 +170,8 @@ def init_app(app):
     app.session_interface = PrefixAwareSessionInterface()
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+    csrf_token = app.jinja_env.globals["csrf_token"] = _signed_csrf_tokens()
+    app.context_processor(lambda: {"csrf_token": csrf_token})  # after Flask-WTF's own
     policy = content_security_policy(app.config["WIZARD_FRAME_ANCESTORS"])
 
     @app.before_request

@@ -21,8 +21,9 @@ class AccessLog(Logger):
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        atoms["r"] = _LINK_SECRET.sub(r"\1…", atoms["r"])
-        atoms["U"] = _LINK_SECRET.sub(r"\1…", atoms["U"] or "")
+        if "/unlock/link/" in atoms["r"]:
+            atoms["r"] = _LINK_SECRET.sub(r"\1…", atoms["r"])
+            atoms["U"] = _LINK_SECRET.sub(r"\1…", atoms["U"] or "")
         return atoms
 
 

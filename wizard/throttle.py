@@ -11,14 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from .database import (
-    SINGLE_READ,
-    SQLITE_BEGIN_IMMEDIATE,
-    UTCDateTime,
-    db,
-    dialect_insert,
-    retried_once_if_disconnected,
-)
+from .database import SQLITE_BEGIN_IMMEDIATE, UTCDateTime, db, dialect_insert, driver_reads
 from .models import FailedUnlock
 
 MAX_FAILURES = 10
@@ -47,12 +40,10 @@ def client_key(address):
     return str(ip)
 
 
-@retried_once_if_disconnected
 def retry_after(client, now=None):
     """Seconds until this client may try a token again, or None when it may now."""
     now = now or datetime.now(UTC)
-    with db.engine.connect().execution_options(**{SINGLE_READ: True}) as connection:
-        rows = connection.execute(_READ_FAILURES, {"client": client}).all()
+    [rows] = driver_reads((_READ_FAILURES, {"client": client}))
     waits = [
         (row.window_started_at + WINDOW - now).total_seconds()
         for row in rows
