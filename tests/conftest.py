@@ -244,3 +244,10 @@ def chromium():
     from tests.browser_support import launch_chromium
 
     yield from launch_chromium()
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that drive Chromium are marked `browser`: `pytest -m "not browser"` runs the rest."""
+    for item in items:
+        if "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)

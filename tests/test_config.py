@@ -6,7 +6,6 @@ import stat
 
 import pytest
 
-from wizard import create_app
 from wizard.config import InsecureFile, default_instance_path, read_or_create_secret
 from wizard.schema import upgrade_schema
 
@@ -98,9 +97,9 @@ def test_the_default_instance_folder_does_not_depend_on_the_working_directory(tm
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
-def test_the_sqlite_database_and_its_journal_are_private(tmp_path, settings):
+def test_the_sqlite_database_and_its_journal_are_private(tmp_path, make_app):
     path = tmp_path / "fresh" / "wizard.db"
-    app = create_app({**settings, "WIZARD_DATABASE_URL": f"sqlite:///{path}"})
+    app = make_app(WIZARD_DATABASE_URL=f"sqlite:///{path}")
     with app.app_context():
         upgrade_schema()
         from wizard.identity import Actor, save_identity
@@ -119,12 +118,12 @@ def test_the_sqlite_database_and_its_journal_are_private(tmp_path, settings):
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
-def test_an_older_world_readable_database_is_made_private(tmp_path, settings):
+def test_an_older_world_readable_database_is_made_private(tmp_path, make_app):
     path = tmp_path / "old" / "wizard.db"
     path.parent.mkdir()
     path.touch(mode=0o644)
     path.chmod(0o644)
-    app = create_app({**settings, "WIZARD_DATABASE_URL": f"sqlite:///{path}"})
+    app = make_app(WIZARD_DATABASE_URL=f"sqlite:///{path}")
     with app.app_context():
         upgrade_schema()
         from wizard.database import db

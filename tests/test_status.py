@@ -3,7 +3,6 @@
 import pytest
 
 from tests.helpers import ADMIN_TOKEN, BEARER, LICENSE_ID, csrf_token_from
-from wizard import create_app
 from wizard.identity import Actor, save_identity
 
 
@@ -134,10 +133,10 @@ def test_an_unreachable_database_gives_503_with_a_reason_everywhere(make_app):
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
-def test_errors_are_styled_pages_without_a_trace(settings, app):
+def test_errors_are_styled_pages_without_a_trace(make_app):
     from werkzeug.exceptions import Forbidden
 
-    strict = create_app(settings)  # not TESTING: errors are handled as in production
+    strict = make_app(TESTING=False)  # errors are handled as in production
 
     @strict.get("/boom")
     def boom():
