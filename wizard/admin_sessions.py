@@ -43,20 +43,25 @@ def _expired_sessions(now):
     )
 
 
+def _add(table, expired, **values):
+    """Drop the rows that have expired (so the table stays small), and add one."""
+    with db.engine.begin() as connection:
+        connection.execute(table.delete().where(expired))
+        connection.execute(table.insert().values(**values))
+
+
 def open_session(token_fingerprint):
     """Start an admin session; return the key for the browser's cookie."""
     key = secrets.token_urlsafe(32)
     now = _now()
-    with db.engine.begin() as connection:
-        connection.execute(SESSIONS.delete().where(_expired_sessions(now)))
-        connection.execute(
-            SESSIONS.insert().values(
-                key_digest=_digest(key),
-                token_fingerprint=token_fingerprint,
-                created_at=now,
-                last_seen_at=now,
-            )
-        )
+    _add(
+        SESSIONS,
+        _expired_sessions(now),
+        key_digest=_digest(key),
+        token_fingerprint=token_fingerprint,
+        created_at=now,
+        last_seen_at=now,
+    )
     return key
 
 
@@ -108,16 +113,14 @@ def create_link(token_fingerprint, next_path):
     secret = secrets.token_urlsafe(32)
     now = _now()
     expires_at = now + LINK_LIFETIME
-    with db.engine.begin() as connection:
-        connection.execute(LINKS.delete().where(LINKS.c.expires_at < now))
-        connection.execute(
-            LINKS.insert().values(
-                token_digest=_digest(secret),
-                token_fingerprint=token_fingerprint,
-                next_path=next_path,
-                expires_at=expires_at,
-            )
-        )
+    _add(
+        LINKS,
+        LINKS.c.expires_at < now,
+        token_digest=_digest(secret),
+        token_fingerprint=token_fingerprint,
+        next_path=next_path,
+        expires_at=expires_at,
+    )
     return secret, expires_at
 
 

@@ -298,16 +298,19 @@ def _verdict_line(verdict):
     )
 
 
-@main.command("verify-license")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
-@click.option(
+license_number = click.option(
     "--license",
     "choice",
     type=click.IntRange(1),
     default=None,
     help="Which license, when the file holds several (1, 2, ...).",
 )
+
+
+@main.command("verify-license")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@license_number
 @click.option(
     "--show-license-id",
     is_flag=True,
@@ -344,13 +347,7 @@ def verify_license_command(file, as_json, choice, show_license_id):
     type=IdType(),
     help="Replicated customer id, when the license does not carry one.",
 )
-@click.option(
-    "--license",
-    "choice",
-    type=click.IntRange(1),
-    default=None,
-    help="Which license, when the file holds several (1, 2, ...).",
-)
+@license_number
 def import_license(file, instance_id, customer_id, choice):
     """Verify a license file and save the identity it gives, with this instance id."""
     from .licenses import LicenseError
