@@ -148,6 +148,7 @@ class Wizard:
             data={
                 "csrf_token": csrf_token_from(review.text),
                 "based_on": hidden(review.text, "based_on"),
+                "shown": hidden(review.text, "shown"),
                 "save": "Save",
             },
         )

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import BEARER, AdminActions, Wizard, csrf_token_from, recent_changes
+from tests.helpers import BEARER, AdminActions, Wizard, csrf_token_from, hidden, recent_changes
 from wizard import throttle
 from wizard.identity import Actor, load_identity, save_identity
 
@@ -224,7 +224,8 @@ def test_every_wizard_form_field_with_any_text_gets_its_answer_never_a_5xx(
         assert response.status_code == 413
     elif valid:
         assert (response.status_code, response.headers["Location"]) == (302, "/setup/review")
-        form = {"csrf_token": csrf, "based_on": based_on, "save": "Save"}
+        shown = hidden(client.get("/setup/review").text, "shown")
+        form = {"csrf_token": csrf, "based_on": based_on, "shown": shown, "save": "Save"}
         saved = client.post("/setup/review", data=form)
         if too_large(form):
             assert saved.status_code == 413

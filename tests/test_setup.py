@@ -352,6 +352,21 @@ def test_a_review_made_stale_by_another_save_saves_nothing_and_says_what_changed
     assert saved_identity(app).customer_id == "mine"
 
 
+def test_answers_changed_in_another_tab_since_the_review_save_nothing(app, wizard):
+    """Two tabs of one browser share one draft: Save in the tab whose review no longer shows
+    the draft's answers saves nothing, and shows the answers as they are now."""
+    wizard.manual()
+    first_tab = wizard.details(customer_id="AAA-shown", instance_id="instance-shown")
+    wizard.details(customer_id="BBB-other-tab", instance_id="instance-other-tab")
+    refused = wizard.save(first_tab)
+    assert refused.status_code == 409
+    assert "These answers were changed in another tab or window" in refused.text
+    assert_nothing_saved(app)
+    assert "BBB-other-tab" in refused.text and "AAA-shown" not in refused.text
+    assert wizard.save(refused).status_code == 302
+    assert saved_identity(app).customer_id == "BBB-other-tab"
+
+
 def test_lock_in_another_tab_then_save_unlocks_and_returns_to_the_review(app, wizard, admin):
     wizard.upload(fixture("valid-v1beta1.yaml"))
     review = wizard.details(customer_id="acme", instance_id="instance-1")

@@ -7,6 +7,7 @@ the license text never travels in a URL or a page.
 
 import dataclasses
 import hashlib
+import json
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -47,6 +48,13 @@ class Draft:
     def __post_init__(self):
         if self.source not in SOURCES:
             raise ValueError(f"unknown source {self.source!r}")
+
+    @property
+    def fingerprint(self):
+        """Changes whenever any answer does: the review page carries it, so a save from a
+        review that another tab has changed since is refused."""
+        answers = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(answers.encode()).hexdigest()[:32]
 
     @property
     def needs_choice(self):

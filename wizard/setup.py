@@ -375,10 +375,18 @@ def review():
     form = ReviewForm()
     problem = status = None
     if form.validate_on_submit():
-        outcome = _save(draft, lic, _parse_based_on(form.based_on.data))
-        if not isinstance(outcome, tuple):
-            return outcome
-        problem, status = outcome
+        if form.shown.data != draft.fingerprint:
+            problem, status = (
+                "These answers were changed in another tab or window since this review was "
+                "shown. Nothing was saved. The review below shows them as they are now: save "
+                "again if they are the right ones.",
+                409,
+            )
+        else:
+            outcome = _save(draft, lic, _parse_based_on(form.based_on.data))
+            if not isinstance(outcome, tuple):
+                return outcome
+            problem, status = outcome
     try:
         current, summary, _ = load_status(changes=0)
     except sa.exc.DBAPIError:
@@ -388,6 +396,7 @@ def review():
             "and saving will fail. Nothing has been saved."
         )
     form.based_on.data = current.updated_at.isoformat() if current else "none"
+    form.shown.data = draft.fingerprint
     after = _after(draft, lic, current)
     return render_template(
         "setup/review.html",
@@ -430,7 +439,7 @@ def _save(draft, lic, based_on):
         return f"{error} Nothing was saved.", 422
     except sa.exc.DBAPIError as error:
         problem = database_problem(error)
-        current_app.logger.warning("save failed (%s)", problem.kind)
+        current_app.logger.warning("save failed (%s): %s", problem.kind, problem.detail)
         return (
             f"{problem.message} Nothing was saved. Check the database, then press Save again.",
             problem.status,
