@@ -85,7 +85,13 @@ def base_spec(**overrides):
     return spec
 
 
-def signed_license(spec, version="kots.io/v1beta2", sign_entitlements=True, name="acme"):
+def signed_license(
+    spec,
+    version="kots.io/v1beta2",
+    sign_entitlements=True,
+    name="acme",
+    global_key_id=TEST_GLOBAL_KEY_ID,
+):
     """Return the license as a dict, signed over `spec` as Replicated signs it."""
     v2 = version.endswith("v1beta2")
     algorithm = hashes.SHA256() if v2 else hashes.MD5()  # noqa: S303
@@ -107,7 +113,7 @@ def signed_license(spec, version="kots.io/v1beta2", sign_entitlements=True, name
     )
     key_signature = {
         "signature": _sign(global_key(), app_pem.encode(), algorithm),
-        "globalKeyId": TEST_GLOBAL_KEY_ID,
+        "globalKeyId": global_key_id,
     }
     inner = {
         ("v2LicenseSignature" if v2 else "licenseSignature"): _sign(

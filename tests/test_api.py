@@ -326,3 +326,84 @@ def test_an_unlock_link_needs_the_bearer_token_and_a_path_on_this_wizard(client,
         response = client.post("/api/v1/unlock-link", headers=BEARER, json={"next": target})
         assert response.status_code == 422, target
         assert response.json["errors"]["next"]
+
+
+def test_a_file_of_several_licenses_without_license_number_lists_them_and_saves_nothing(
+    custom_key_app,
+):
+    client = custom_key_app.test_client()
+    expired = base_spec(
+        customerName="Old Co",
+        licenseID="2OldCo0License000000000000",
+        entitlements={"expires_at": {"title": "Expiration", "value": "2020-01-01T00:00:00Z"}},
+    )
+    data = to_yaml(signed_license(base_spec(customerName="First Co")), signed_license(expired))
+    listed = post_yaml(client, data, "instance_id=i-1&customer_id=c-1")
+    assert listed.status_code == 422
+    assert listed.json["errors"] == {
+        "license_number": [
+            "This file holds 2 licenses: say which one to save with license_number (1 to 2)."
+        ]
+    }
+    assert [(each["customer_name"], each["reason"]) for each in listed.json["licenses"]] == [
+        ("First Co", "ok"),
+        ("Old Co", "expired"),
+    ]
+    assert "2OldCo0License000000000000" not in listed.text, "license ids only as hints"
+    assert_nothing_saved(custom_key_app)
+    second = post_yaml(client, data, "instance_id=i-1&customer_id=c-1&license_number=2")
+    assert (second.status_code, second.json["reason"]) == (422, "expired")
+    beyond = post_yaml(client, data, "instance_id=i-1&customer_id=c-1&license_number=3")
+    assert beyond.json["errors"]["license_number"] == [
+        "License number 3: this file holds 2 license(s)."
+    ]
+    assert_nothing_saved(custom_key_app)
+    first = post_yaml(client, data, "instance_id=i-1&customer_id=c-1&license_number=1")
+    assert first.status_code == 200 and first.json["license"]["customer_name"] == "First Co"
+
+
+@pytest.mark.parametrize("number", ["\u00b2", "\u0661", "0", "-1", "one"])
+def test_a_license_number_that_is_not_a_plain_whole_number_is_422(custom_key_app, number):
+    client = custom_key_app.test_client()
+    data = to_yaml(signed_license(base_spec()))
+    response = post_yaml(client, data, f"instance_id=i-1&customer_id=c&license_number={number}")
+    assert response.status_code == 422
+    assert response.json["errors"]["license_number"] == [
+        "License number must be a whole number, 1 or more."
+    ]
+    assert_nothing_saved(custom_key_app)
+
+
+def test_a_license_expiring_past_year_9999_in_utc_is_saved_and_shown(custom_key_app):
+    client = custom_key_app.test_client()
+    far = {"expires_at": {"title": "Expiration", "value": "9999-12-31T23:00:00-05:00"}}
+    data = to_yaml(signed_license(base_spec(entitlements=far)))
+    saved = post_yaml(client, data, "instance_id=i-1&customer_id=c")
+    assert saved.status_code == 200, saved.text
+    status = client.get("/api/v1/status", headers=BEARER).json
+    assert status["license"]["expires_at"].startswith("9999-12-31")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/identity", "/api/v1/unlock-link"])
+def test_json_nested_too_deeply_is_a_400_not_a_crash(app, client, path):
+    method = client.put if path.endswith("identity") else client.post
+    response = method(path, headers=BEARER, data="[" * 200_000, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["error"] == "The body is not valid JSON: it is nested too deeply."
+    assert_nothing_saved(app)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/v1/nothing", 404),
+        ("GET", "/api/v2/status", 404),
+        ("DELETE", "/api/v1/status", 405),
+    ],
+)
+def test_the_api_answers_json_for_addresses_and_methods_it_does_not_have(
+    client, method, path, status
+):
+    response = client.open(path, method=method, headers=BEARER)
+    assert response.status_code == status
+    assert response.is_json and response.json["error"]

@@ -248,6 +248,10 @@ def test_verify_license_prints_the_whole_license_id_only_when_asked(runner):
         "verify-license", "--json", "--show-license-id", str(FIXTURES / "valid-v1beta1.yaml")
     )
     assert json.loads(shown.output)["license_id"] == LICENSE_ID
+    shown_plain = runner(
+        "verify-license", "--show-license-id", str(FIXTURES / "valid-v1beta1.yaml")
+    )
+    assert f"license {LICENSE_ID}," in shown_plain.output
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
@@ -281,6 +285,19 @@ def test_import_license_asks_for_the_customer_id_the_license_lacks(app, runner):
     assert result.exit_code != 0
     assert "--customer-id" in result.output
     assert runner("status").exit_code == 1
+
+
+def test_import_license_without_an_instance_id_keeps_the_saved_one(app, runner):
+    license_file = str(FIXTURES / "valid-v1beta1.yaml")
+    first = runner("import-license", license_file, "--customer-id", "cust-1")
+    assert first.exit_code == 2
+    assert "--instance-id is needed: no identity is saved yet." in first.output
+    assert runner("status").exit_code == 1
+    assert runner("set", "--customer-id", "cust-1", "--instance-id", "instance-7").exit_code == 0
+    again = runner("import-license", license_file, "--customer-id", "cust-1")
+    assert again.exit_code == 0, again.output
+    status = json.loads(runner("status", "--json").output)
+    assert (status["instance_id"], status["license_id_hint"]) == ("instance-7", "…PJcq")
 
 
 @pytest.mark.parametrize("name", ["expired.yaml", "bad-signature.yaml", "tampered-license-id.yaml"])

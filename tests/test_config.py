@@ -107,10 +107,11 @@ def test_the_sqlite_database_and_its_journal_are_private(tmp_path, make_app):
         save_identity("acme", "instance-1", "1vusOokxAVp1tkRGuyxnF23PJcq", actor=Actor("cli"))
         files = [p for p in path.parent.iterdir() if p.name.startswith("wizard.db")]
         assert {p.name for p in files} >= {"wizard.db", "wizard.db-wal", "wizard.db-shm"}
-        assert {p.name: mode(p) for p in files if not p.name.endswith("lock")} == {
+        assert {p.name: mode(p) for p in files} == {
             "wizard.db": 0o600,
             "wizard.db-wal": 0o600,
             "wizard.db-shm": 0o600,
+            "wizard.db.migrate-lock": 0o600,
         }
         from wizard.database import db
 
@@ -130,3 +131,31 @@ def test_an_older_world_readable_database_is_made_private(tmp_path, make_app):
 
         db.engine.dispose()
     assert mode(path) == 0o600
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_links_planted_beside_the_database_are_never_followed(tmp_path, make_app):
+    """In a folder others can write to, a link named like the database's journal or lock must
+    not make the wizard change the mode of, or create, a file elsewhere."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("someone else's file")
+    victim.chmod(0o644)
+    (shared / "w.db-shm").symlink_to(victim)
+    app = make_app(WIZARD_DATABASE_URL=f"sqlite:///{shared / 'w.db'}")
+    with app.app_context():
+        from wizard.database import db
+
+        with db.engine.connect():
+            pass
+        db.engine.dispose()
+    assert mode(victim) == 0o644, "the link's target was left alone"
+
+    elsewhere = tmp_path / "created-by-the-wizard"
+    (shared / "w.db.migrate-lock").symlink_to(elsewhere)
+    from wizard.schema import SchemaConflict
+
+    with app.app_context(), pytest.raises(SchemaConflict, match="not a link"):
+        upgrade_schema()
+    assert not elsewhere.exists()

@@ -445,9 +445,8 @@ def test_a_key_given_twice_is_not_a_license():
     assert "the key licenseID appears twice" in verdict.message
 
 
-def test_every_real_license_keeps_its_verdict_in_under_5_ms():
-    import time
-
+def test_every_real_license_keeps_its_verdict():
+    """The verdict on each real Replicated file (its speed is in bench/, not here)."""
     expected = {
         "valid-v1beta1.yaml": Reason.OK,
         "valid-v1beta2.yaml": Reason.OK,
@@ -458,9 +457,32 @@ def test_every_real_license_keeps_its_verdict_in_under_5_ms():
     }
     assert {p.name for p in FIXTURES.glob("*.yaml")} == set(expected)
     for name, reason in expected.items():
-        data = fixture(name)
-        assert verify_license(data, PRODUCTION).reason is reason, name
-        started = time.perf_counter()
-        for _ in range(20):
-            verify_license(data, PRODUCTION)
-        assert (time.perf_counter() - started) / 20 < 0.005, name
+        assert verify_license(fixture(name), PRODUCTION).reason is reason, name
+
+
+# --- Key signature fields of the wrong type -----------------------------------------------------
+# KK license.go: json.Unmarshal(keySignature, &KeySignature{GlobalKeyId string}) fails on a
+# list, so the signature cannot be verified; nothing of the key id is signed.
+
+
+@pytest.mark.parametrize("global_key_id", [["a", "b"], {"id": "x"}, 7])
+def test_a_key_id_that_is_not_text_is_an_invalid_signature_not_a_crash(keys, global_key_id):
+    data = to_yaml(signed_license(base_spec(), global_key_id=global_key_id))
+    verdict = verify_license(data, keys)
+    assert verdict.reason is Reason.SIGNATURE_INVALID
+    assert "damaged" in verdict.message
+
+
+# --- Times at the edge of the calendar --------------------------------------------------------
+# Go's time.Time reaches far past year 9999 in UTC; Python's datetime stops there.
+
+
+def test_an_expiry_past_year_9999_in_utc_never_comes(keys):
+    verdict = expiring(keys, "9999-12-31T23:00:00-05:00")
+    assert verdict.valid, verdict.message
+    assert verdict.license.expires_at.year == 9999
+
+
+def test_an_expiry_before_year_1_in_utc_has_passed(keys):
+    verdict = expiring(keys, "0001-01-01T00:30:00+01:00")
+    assert verdict.reason is Reason.EXPIRED

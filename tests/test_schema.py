@@ -193,8 +193,13 @@ IDENTITY_COLUMNS = (
             ", CHECK (id = 1)",
             "its column instance_id is VARCHAR(64): ids need 255 characters",
         ),
+        (
+            "instance_id CHAR(255),",
+            ", CHECK (id = 1)",
+            "its column instance_id is CHAR(255): CHAR pads the ids with spaces",
+        ),
     ],
-    ids=["no instance_id", "no check", "short column"],
+    ids=["no instance_id", "no check", "short column", "padded column"],
 )
 def test_an_identity_table_of_another_shape_is_refused_and_nothing_changes(
     empty_database_url, make_app, instance, check, named
@@ -232,3 +237,26 @@ def test_a_host_table_with_a_wizard_tables_name_is_refused(empty_database_url, m
     with app.app_context(), pytest.raises(SchemaConflict, match="identity_history"):
         upgrade_schema()
     assert tables(app) == {"identity_history"}
+
+
+def test_a_hosts_revision_named_like_the_wizards_is_left_in_its_alembic_version(
+    empty_database_url, make_app
+):
+    """A host whose own history has a revision 0002 and a table identity_history of its own
+    keeps both: the wizard takes a revision for its own only beside its own tables."""
+    engine = sa.create_engine(empty_database_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
+        connection.execute(sa.text("INSERT INTO alembic_version VALUES ('0002')"))
+        connection.execute(
+            sa.text("CREATE TABLE identity_history (id INTEGER PRIMARY KEY, user_id INTEGER)")
+        )
+    app = make_app(WIZARD_DATABASE_URL=empty_database_url)
+    with app.app_context(), pytest.raises(SchemaConflict, match="identity_history"):
+        upgrade_schema()
+    assert tables(app) == {"alembic_version", "identity_history"}
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
+            ("0002",)
+        ]
+    engine.dispose()

@@ -343,6 +343,61 @@ def test_all_clients_together_have_a_ceiling(app, client):
             sa.text("INSERT INTO failed_unlock VALUES ('*', :moment, 1000)"),
             {"moment": datetime.now(UTC).replace(tzinfo=None)},
         )
-    response = client.get("/api/v1/status", headers=BEARER)
+    response = client.get("/api/v1/status", headers={"Authorization": "Bearer wrong"})
     assert response.status_code == 429
+    assert "many addresses" in response.json["error"]
     assert client.get("/api/v1/status").status_code == 200, "the public status stays open"
+    # A flood of wrong tokens from many addresses does not lock out the admin who has the
+    # right one; a client that itself gave too many wrong ones still waits.
+    admin = client.get("/api/v1/status", headers=BEARER)
+    assert admin.status_code == 200 and admin.json["customer_id"] is None
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO failed_unlock VALUES ('127.0.0.1', :moment, 10)"),
+            {"moment": datetime.now(UTC).replace(tzinfo=None)},
+        )
+    assert client.get("/api/v1/status", headers=BEARER).status_code == 429
+
+
+def test_with_auth_none_another_site_cannot_write_through_the_api(make_app):
+    """With WIZARD_AUTH=none every browser is the admin, so a page elsewhere must not be able to
+    make one write: simple requests (a form, text/plain) without the CSRF token are refused,
+    cross-site ones outright; scripts send the admin token, checked in this mode too."""
+    app = make_app(WIZARD_AUTH="none")
+    client = app.test_client()
+    license_text = fixture("valid-v1beta1.yaml").decode()
+    form_post = client.post(
+        "/api/v1/license?instance_id=attacker&customer_id=c",
+        data={"license": license_text},
+        content_type="multipart/form-data",
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert form_post.status_code == 403 and form_post.is_json
+    text_post = client.post(
+        "/api/v1/license?instance_id=attacker&customer_id=c",
+        data=license_text,
+        content_type="text/plain",
+    )
+    assert text_post.status_code == 400
+    assert "X-CSRFToken" in text_post.json["error"]
+    put = client.put("/api/v1/identity", json={"customer_id": "a", "instance_id": "attacker"})
+    assert put.status_code == 400
+    assert_nothing_saved(app)
+    wrong = client.put(
+        "/api/v1/identity",
+        json={"customer_id": "a", "instance_id": "b"},
+        headers={"Authorization": "Bearer wrong"},
+    )
+    assert wrong.status_code == 401
+    assert_nothing_saved(app)
+    token = csrf_token_from(client.get("/setup/upload").text)
+    page = client.put(
+        "/api/v1/identity",
+        json={"customer_id": "a", "instance_id": "from-the-page"},
+        headers={"X-CSRFToken": token},
+    )
+    assert page.status_code == 200, "the wizard's own pages may"
+    script = client.put(
+        "/api/v1/identity", json={"customer_id": "a", "instance_id": "scripted"}, headers=BEARER
+    )
+    assert script.status_code == 200 and script.json["instance_id"] == "scripted"

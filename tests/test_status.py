@@ -117,19 +117,23 @@ def test_unknown_page_is_a_styled_404(client):
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
-def test_an_unreachable_database_gives_503_with_a_reason_everywhere(make_app):
+def test_an_unreachable_database_gives_503_with_a_reason_everywhere(make_app, caplog):
     client = make_app(WIZARD_DATABASE_URL="postgresql+psycopg://x@127.0.0.1:9/none").test_client()
     page = client.get("/status")
     assert page.status_code == 503
-    assert "The database cannot be reached: connection failed" in page.text
+    assert "The database cannot be reached." in page.text
     assert "Nothing was saved" not in page.text, "a page that only reads says nothing of saving"
     api = client.get("/api/v1/status")
     assert api.status_code == 503
-    assert api.json["error"].startswith("The database cannot be reached: connection failed")
+    assert api.json["error"] == "The database cannot be reached."
     ready = client.get("/readyz")
     assert ready.status_code == 503
-    assert ready.json["reason"].startswith("The database cannot be reached")
-    assert "Traceback" not in page.text + api.text
+    assert ready.json["reason"] == "The database cannot be reached."
+    everything = page.text + api.text + ready.text
+    assert "Traceback" not in everything
+    # The driver's words (host, port, user) are for the log, not for whoever asks.
+    assert "127.0.0.1" not in everything and "port 9" not in everything
+    assert "port 9 failed" in caplog.text
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)

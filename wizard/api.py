@@ -9,7 +9,7 @@ from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized, Unsupported
 
 from . import admin_sessions
 from .admin_token import token_fingerprint
-from .auth import admin_credential, bearer_token, is_admin, safe_next
+from .auth import admin_credential, authenticate_bearer, bearer_token, is_admin, safe_next
 from .forms import IdentityApiForm, LicenseImportApiForm
 from .identity import (
     UNCHANGED,
@@ -23,7 +23,7 @@ from .identity import (
     save_identity,
     status_document,
 )
-from .licenses import LicensePolicy
+from .licenses import LicenseError, LicensePolicy
 from .security import SAFE_METHODS, csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -34,13 +34,20 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 
 @bp.before_request
 def require_the_admin_for_writes():
-    """Every write needs the admin: a bearer token, or an admin session and its CSRF token."""
+    """Every write needs the admin. A script sends the admin token as a bearer token (checked in
+    every mode, WIZARD_AUTH=none too). Without one it is a browser's write: it needs the admin
+    session (or WIZARD_AUTH=none) and the session's CSRF token, and never comes from another
+    site, so a page elsewhere cannot make the admin's browser write here."""
     if request.method in SAFE_METHODS or request.routing_exception is not None:
+        return
+    if bearer_token() is not None:
+        authenticate_bearer()
         return
     if not is_admin():
         raise Unauthorized("Send the admin token as `Authorization: Bearer <token>`.")
-    if bearer_token() is None and current_app.config["WIZARD_AUTH"] == "token":
-        csrf.protect()
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise Forbidden("This request came from another site, so it was refused.")
+    csrf.protect()
 
 
 def _saved_document(saved):
@@ -77,6 +84,8 @@ def _json_object():
         body = json.loads(request.get_data())
     except ValueError as error:
         raise BadRequest(f"The body is not valid JSON: {error}.") from None
+    except RecursionError:
+        raise BadRequest("The body is not valid JSON: it is nested too deeply.") from None
     if not isinstance(body, dict):
         raise BadRequest(
             'The body must be a JSON object: {"customer_id": ..., "instance_id": ...}.'
@@ -113,6 +122,31 @@ def _license_upload():
     )
 
 
+def _choose_license(policy, data, number):
+    """The verdict on the license to save, or the 422 that says why there is none: a file of
+    several licenses sent without license_number lists each with its verdict."""
+    try:
+        documents = policy.documents(data)
+    except LicenseError as error:
+        return None, _unprocessable({"license": [error.message]}, reason=str(error.reason))
+    count = len(documents)
+    if number is None and count > 1:
+        body, status = _unprocessable(
+            {
+                "license_number": [
+                    f"This file holds {count} licenses: say which one to save with "
+                    f"license_number (1 to {count})."
+                ]
+            }
+        )
+        body["licenses"] = [policy.verify_document(document).as_json() for document in documents]
+        return None, (body, status)
+    if (number or 1) > count:
+        message = f"License number {number}: this file holds {count} license(s)."
+        return None, _unprocessable({"license_number": [message]})
+    return policy.verify_document(documents[(number or 1) - 1]), None
+
+
 @bp.post("/license")
 def post_license():
     """Verify a license file and save the identity it gives, with this installation's ids."""
@@ -124,8 +158,12 @@ def post_license():
             "License is missing: send the file as the body or as the multipart field license."
         ]
         return _unprocessable(errors, reason="not_a_license")
-    number = form.license_number.data if isinstance(form.license_number.data, int) else 1
-    verdict = LicensePolicy.for_app(current_app).verify(data, choice=number - 1)
+    number = form.license_number.data if isinstance(form.license_number.data, int) else None
+    verdict, refusal = _choose_license(LicensePolicy.for_app(current_app), data, number)
+    if refusal is not None:
+        body, status = refusal
+        body["errors"] = {**errors, **body["errors"]}
+        return body, status
     if not verdict.valid:
         return _unprocessable({**errors, "license": [verdict.message]}, reason=str(verdict.reason))
     lic = verdict.license

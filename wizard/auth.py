@@ -66,23 +66,32 @@ def client():
     return throttle.client_key(request.remote_addr)
 
 
-def refuse_if_throttled():
-    """Answer 429 (with Retry-After) to a client that gave too many wrong tokens."""
-    wait = throttle.retry_after(client())
-    if wait:
-        raise TooManyRequests(
-            f"Too many wrong admin tokens from your address. Try again in {wait} seconds.",
-            retry_after=wait,
-        )
+def _too_many(wait, whose="your address"):
+    return TooManyRequests(
+        f"Too many wrong admin tokens from {whose}. Try again in {wait} seconds.",
+        retry_after=wait,
+    )
+
+
+def check_secret(matches):
+    """Every check of a token or an unlock link goes here: a client that gave too many wrong
+    ones waits; then the secret is compared, and a wrong one is counted. The ceiling on all
+    clients together stops only wrong secrets, so that a flood from many addresses cannot
+    lock out the admin who holds the right one."""
+    own, everyone = throttle.retry_after(client())
+    if own:
+        raise _too_many(own)
+    if matches():
+        return True
+    if everyone:
+        raise _too_many(everyone, "many addresses at once")
+    throttle.record_failure(client())
+    return False
 
 
 def check_token(candidate):
-    """Every token check goes here: refuse a throttled client, compare, count a wrong one."""
-    refuse_if_throttled()
-    if token_matches(candidate):
-        return True
-    throttle.record_failure(client())
-    return False
+    """Check an admin token (see check_secret)."""
+    return check_secret(lambda: token_matches(candidate))
 
 
 def authenticate_bearer():
@@ -200,11 +209,16 @@ def _where_the_token_is():
 @bp.get("/unlock/link/<secret>")
 def unlock_link(secret):
     """Open an admin session with a one-time link a console asked for (POST /api/v1/unlock-link)."""
-    refuse_if_throttled()
-    try:
-        next_path = admin_sessions.use_link(secret, token_fingerprint())
-    except admin_sessions.LinkRefused:
-        throttle.record_failure(client())
+    used = {}
+
+    def matches():
+        try:
+            used["next"] = admin_sessions.use_link(secret, token_fingerprint())
+        except admin_sessions.LinkRefused:
+            return False
+        return True
+
+    if not check_secret(matches):
         flash(
             "That unlock link was used already or has expired: a link works once, for a minute. "
             "Open the wizard from the console again, or enter the admin token.",
@@ -212,7 +226,7 @@ def unlock_link(secret):
         )
         return redirect(url_for("auth.unlock"))
     _start_admin_session()
-    return redirect(_return_to(next_path or "/"))
+    return redirect(_return_to(used["next"] or "/"))
 
 
 @bp.post("/lock")

@@ -83,7 +83,7 @@ def _database_problem(app, error):
     """What went wrong with the database, in words, with the database named."""
     from .database import database_problem
 
-    return f"{database_problem(error).message} (database: {_database_label(app)})"
+    return f"{database_problem(error).full} (database: {_database_label(app)})"
 
 
 def _missing_sqlite_file(app):
@@ -250,6 +250,22 @@ def _save(app, *args, **kwargs):
             ) from None
 
 
+def _saved_instance_id(app):
+    """The instance id already saved, for a command that was not given one."""
+    from .identity import load_identity
+
+    with app.app_context():
+        try:
+            saved = load_identity()
+        except sa.exc.DBAPIError as error:
+            raise click.ClickException(
+                f"Nothing was saved: {_database_problem(app, error)}"
+            ) from None
+    if saved is None:
+        raise click.UsageError("--instance-id is needed: no identity is saved yet.")
+    return saved.instance_id
+
+
 def _customer_id(carried, given, source):
     from .identity import CustomerIdProblem, customer_id_for
 
@@ -287,14 +303,15 @@ def _read_license_file(path):
         raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
 
 
-def _verdict_line(verdict):
+def _verdict_line(verdict, show_license_id=False):
     lic = verdict.license
     if not verdict.valid:
         return f"{verdict.reason}: {verdict.message}"
     expiry = f"expires {lic.expires_at:%Y-%m-%d}" if lic.expires_at else "never expires"
+    license_id = lic.license_id if show_license_id else lic.license_id_hint
     return (
         f"valid: {lic.app_slug}, {lic.customer_name}, {lic.license_type}, {expiry}, license "
-        f"{lic.license_id_hint}, signed with the {lic.key} key ({lic.version})"
+        f"{license_id}, signed with the {lic.key} key ({lic.version})"
     )
 
 
@@ -335,13 +352,17 @@ def verify_license_command(file, as_json, choice, show_license_id):
     else:
         for number, verdict in enumerate(verdicts, start=1):
             prefix = f"License {number}: " if len(verdicts) > 1 else ""
-            click.echo(prefix + _verdict_line(verdict))
+            click.echo(prefix + _verdict_line(verdict, show_license_id))
     sys.exit(0 if verdicts and all(v.reason is Reason.OK for v in verdicts) else 1)
 
 
 @main.command("import-license")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--instance-id", required=True, type=IdType(), help="Replicated instance id.")
+@click.option(
+    "--instance-id",
+    type=IdType(),
+    help="Replicated instance id (left out: the saved one is kept).",
+)
 @click.option(
     "--customer-id",
     type=IdType(),
@@ -349,7 +370,8 @@ def verify_license_command(file, as_json, choice, show_license_id):
 )
 @license_number
 def import_license(file, instance_id, customer_id, choice):
-    """Verify a license file and save the identity it gives, with this instance id."""
+    """Verify a license file and save the identity it gives, with this instance id (or the
+    saved one)."""
     from .licenses import LicenseError
 
     app = _app()
@@ -371,6 +393,8 @@ def import_license(file, instance_id, customer_id, choice):
         click.echo(f"Nothing was saved. {verdict.reason}: {verdict.message}", err=True)
         sys.exit(1)
     lic = verdict.license
+    if instance_id is None:
+        instance_id = _saved_instance_id(app)
     saved = _save(
         app,
         _customer_id(lic.customer_id, customer_id, "the license"),

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import socket
+import stat
 import threading
 import time
 import weakref
@@ -332,10 +333,18 @@ def private_sqlite_files(database):
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
     for name in (path, f"{path}-wal", f"{path}-shm"):
-        with contextlib.suppress(FileNotFoundError, PermissionError):
-            info = os.stat(name)
-            if info.st_uid == os.geteuid() and info.st_mode & 0o077:
-                os.chmod(name, 0o600)
+        # A link is never followed: in a folder others can write to, it could point anywhere.
+        # The file is held by an O_PATH descriptor: closing a real one would drop the POSIX
+        # locks of this process's open SQLite connections (Linux keeps O_PATH out of locking).
+        with contextlib.suppress(OSError):
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW)
+            try:
+                info = os.fstat(fd)
+                mine = stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid()
+                if mine and info.st_mode & 0o077:
+                    os.chmod(f"/proc/self/fd/{fd}", 0o600)
+            finally:
+                os.close(fd)
 
 
 class _NoDeadlines:
@@ -399,11 +408,18 @@ def configure_engine(engine, timeout):
 
 @dataclass(frozen=True)
 class DatabaseProblem:
-    """What a database error means: a kind, the HTTP status it gives, and plain words."""
+    """What a database error means: a kind, the HTTP status it gives, plain words fit for
+    anyone, and the driver's own words (host names, users: for the log and the CLI only)."""
 
     kind: str
     status: int
     message: str
+    detail: str = ""
+
+    @property
+    def full(self):
+        """The message with the driver's words, for the admin at the server (CLI, log)."""
+        return f"{self.message.rstrip('.')}: {self.detail}" if self.detail else self.message
 
 
 def _first_line(error):
@@ -413,41 +429,49 @@ def _first_line(error):
 
 def database_problem(error):
     """Say what really happened behind a SQLAlchemy error: the database could not be reached or
-    did not answer in time, has no schema, refused a permission, already has a table, or was
-    handed a value too long; never "cannot reach" when the database did answer."""
+    did not answer in time, has no schema (or an older one), refused a permission, already has
+    a table, or was handed a value too long; never "cannot reach" when the database did answer."""
     orig = getattr(error, "orig", None)
     state = getattr(orig, "sqlstate", None) or ""
     text = _first_line(error)
     lower = text.lower()
+
+    def problem(kind, message, status=503):
+        # The driver's words add nothing where the message says it all.
+        plain = kind in ("busy", "timeout", "no_schema", "too_long")
+        return DatabaseProblem(kind, status, message, "" if plain else text)
+
     if isinstance(error, sa.exc.TimeoutError):
-        return DatabaseProblem("busy", 503, "Every connection to the database is in use.")
+        return problem("busy", "Every connection to the database is in use.")
     if state == "57014" or "statement timeout" in lower or "database is locked" in lower:
-        return DatabaseProblem("timeout", 503, "The database did not answer in time.")
+        return problem("timeout", "The database did not answer in time.")
     if (
         state == "42P01"
         or "no such table" in lower
         or ("relation" in lower and "does not exist" in lower)
     ):
-        return DatabaseProblem(
-            "no_schema", 503, "The database has no schema yet: run `setup-wizard db upgrade`."
+        return problem(
+            "no_schema", "The database has no schema yet: run `setup-wizard db upgrade`."
+        )
+    if state == "42703" or "no such column" in lower:
+        return problem(
+            "old_schema",
+            "The database's tables are not the ones this version of the wizard uses: run "
+            "`setup-wizard db upgrade`.",
         )
     if state == "42501" or "permission denied" in lower or "readonly database" in lower:
-        return DatabaseProblem(
-            "permission", 503, f"The database refused a permission the wizard needs: {text}"
-        )
+        return problem("permission", "The database refused a permission the wizard needs.")
     if state == "42P07" or ("table" in lower and "already exists" in lower):
-        return DatabaseProblem(
-            "duplicate_table", 503, f"The database already has that table: {text}"
-        )
+        return problem("duplicate_table", "The database already has that table.")
     if state == "22001" or "value too long" in lower:
-        return DatabaseProblem("too_long", 422, "A value is longer than the database can store.")
+        return problem("too_long", "A value is longer than the database can store.", 422)
     if state.startswith("28") or "authentication failed" in lower:
-        return DatabaseProblem("login", 503, f"The database refused the wizard's login: {text}")
+        return problem("login", "The database refused the wizard's login.")
     if state == "3D000":
-        return DatabaseProblem("no_database", 503, f"The database does not exist: {text}")
+        return problem("no_database", "The database does not exist.")
     if state.startswith("08") or isinstance(orig, _connection_errors()) and not state:
-        return DatabaseProblem("unreachable", 503, f"The database cannot be reached: {text}")
-    return DatabaseProblem("refused", 503, f"The database refused the request: {text}")
+        return problem("unreachable", "The database cannot be reached.")
+    return problem("refused", "The database refused the request.")
 
 
 def _connection_errors():

@@ -21,7 +21,8 @@ MESSAGES = {
 
 
 def _wants_json():
-    return request.blueprint in {"api", "health"}
+    """The API answers in JSON, also for an address or a method it does not have."""
+    return request.blueprint in {"api", "health"} or request.path.startswith("/api/")
 
 
 def respond(status, message, hint=None, headers=None, **page):
@@ -45,6 +46,12 @@ def init_app(app):
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
+        if _wants_json():
+            return respond(
+                400,
+                "A write without a bearer token needs this session's CSRF token in X-CSRFToken.",
+                "Scripts send the admin token instead: `Authorization: Bearer <token>`.",
+            )
         if _cookie_withheld() and request.headers.get("Sec-Fetch-Dest") == "iframe":
             https = "" if request.is_secure else " Inside another site's frame it also needs HTTPS."
             return respond(
@@ -82,7 +89,7 @@ def init_app(app):
     def http_error(error):
         message = MESSAGES.get(error.code, error.description)
         headers = {}
-        if error.code in (401, 403, 429) and error.description != type(error).description:
+        if error.description != type(error).description:
             message = error.description  # our own words: what exactly to do
         if getattr(error, "retry_after", None):
             headers["Retry-After"] = str(error.retry_after)
@@ -97,9 +104,11 @@ def init_app(app):
     @app.errorhandler(sa.exc.DBAPIError)
     def database_error(error):
         problem = database_problem(error)
-        app.logger.warning("database error (%s): %s", problem.kind, type(error.orig).__name__)
+        # The driver's words name hosts and users: the log has them, the page does not.
+        app.logger.warning("database error (%s): %s", problem.kind, problem.detail)
         hint = {
             "no_schema": None,
+            "old_schema": None,
             "too_long": "Check the values sent; nothing was saved.",
         }.get(
             problem.kind,

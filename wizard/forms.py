@@ -133,9 +133,11 @@ class IdentityForm(IdentityFields, FlaskForm):
 
 class ReviewForm(FlaskForm):
     """Confirm what the review shows. `based_on` is when the identity shown as "now" was last
-    saved, so a save made meanwhile by someone else is noticed."""
+    saved, so a save made meanwhile by someone else is noticed; `shown` is which answers the
+    page showed, so answers changed meanwhile in another tab are noticed too."""
 
     based_on = HiddenField()
+    shown = HiddenField()  # the draft's fingerprint: what this page showed
     save = SubmitField("Save")
 
 
@@ -183,9 +185,9 @@ class LicenseImportApiForm(ApiForm):
 
     def validate_license_number(self, field):
         if field.data in (None, ""):
-            field.data = 1
+            field.data = None  # not said: fine while the file holds one license
             return
         text = str(field.data).strip()
-        if not text.isdigit() or int(text) < 1:
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
             raise ValidationError("License number must be a whole number, 1 or more.")
         field.data = int(text)

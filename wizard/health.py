@@ -1,7 +1,7 @@
 """Liveness and readiness, for load balancers and orchestrators."""
 
 import sqlalchemy as sa
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from .database import database_problem, db
 from .schema import SchemaNotReady, check_schema
@@ -50,5 +50,7 @@ def readyz():
     except SchemaNotReady as error:
         return {"status": "unavailable", "reason": str(error)}, 503
     except sa.exc.DBAPIError as error:
-        return {"status": "unavailable", "reason": database_problem(error).message}, 503
+        problem = database_problem(error)
+        current_app.logger.warning("not ready (%s): %s", problem.kind, problem.detail)
+        return {"status": "unavailable", "reason": problem.message}, 503
     return {"status": "ready"}

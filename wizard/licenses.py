@@ -259,9 +259,6 @@ class LicensePolicy:
         return verify_document(document, self.keys, self.expected_app, now)
 
 
-# --- Reading the file, safely ---------------------------------------------------------------
-
-
 # --- Reading the file ---------------------------------------------------------------------
 
 
@@ -559,7 +556,15 @@ def parse_rfc3339(text):
     moment = datetime(
         int(year), int(month), int(day), int(hour), int(minute), int(second), microseconds, zone
     )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # Go reads times past year 9999 in UTC; Python's datetime ends there, a moment later.
+        return (
+            datetime.max.replace(tzinfo=UTC)
+            if moment.year == 9999
+            else datetime.min.replace(tzinfo=UTC)
+        )
 
 
 def _expiry(entitlements, where="license"):
@@ -740,6 +745,8 @@ def _verify(document, keys, expected_app, now):
 
     # 2: a trusted global key signed the application's key, which signed the license data.
     global_key_id = key_signature.get("globalKeyId")
+    if global_key_id is not None and not isinstance(global_key_id, str):
+        raise _damaged("key signature")  # Go's json.Unmarshal refuses it for its string field
     signed_key = _b64(key_signature.get("signature"), "key signature")
     key_name = next(
         (

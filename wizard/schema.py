@@ -4,7 +4,7 @@ when it has the right shape, and a filter that keeps the host's Alembic away fro
 
 import contextlib
 import fcntl
-import functools
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -80,12 +80,20 @@ def migration_lock(engine):
     elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         database = Path(engine.url.database)
         database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with open(f"{database}.migrate-lock", "a") as lock_file:
+        # Never through a link (the folder may be shared), and private like the database.
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            lock_file = os.open(f"{database}.migrate-lock", flags, 0o600)
+        except OSError as error:
+            raise SchemaConflict(
+                f"Cannot open the migration lock {database}.migrate-lock ({error.strerror}); "
+                "the wizard changed nothing. It must be a plain file, not a link."
+            ) from None
+        try:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+            yield
+        finally:
+            os.close(lock_file)  # closing releases the lock
     else:
         yield
 
@@ -134,13 +142,6 @@ def migration_app():
     return app
 
 
-@functools.cache
-def _script_directory():
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory(MIGRATIONS_DIR)
-
-
 # The newest revision in migrations/versions, written here so that readiness checks need not
 # load Alembic in every worker (tests/test_schema.py checks that it is Alembic's head).
 HEAD_REVISION = "0003"
@@ -151,10 +152,6 @@ def head_revision():
     return HEAD_REVISION
 
 
-def _known_revisions():
-    return {script.revision for script in _script_directory().walk_revisions()}
-
-
 def _wizard_revision(connection):
     """The revision in the wizard's version table, or None when it has none (or no table)."""
     if not sa.inspect(connection).has_table(VERSION_TABLE):
@@ -162,18 +159,40 @@ def _wizard_revision(connection):
     return connection.execute(sa.select(_WIZARD_VERSIONS.c.version_num)).scalar()
 
 
+# What the wizard's migrations had created by each revision it ever wrote into the host's
+# `alembic_version` (older installs): only a database holding all of it, column for column,
+# is taken to be the wizard's. Revision ids such as 0001 are common in host histories too.
+_TABLES_BY_REVISION = {
+    "0001": ("telemetry_identity", "license_summary", "identity_history"),
+    "0002": ("telemetry_identity", "license_summary", "identity_history", "failed_unlock"),
+}
+
+
+def _is_the_wizards(inspector, revision):
+    tables = _TABLES_BY_REVISION.get(revision)
+    if tables is None:
+        return False
+    for name in tables:
+        if not inspector.has_table(name):
+            return False
+        found = {column["name"] for column in inspector.get_columns(name)}
+        if found != set(db.metadata.tables[name].columns.keys()):
+            return False
+    return True
+
+
 def _move_revision_from_host_table(connection):
     """Installs made before the wizard had its own version table kept its revision in
-    `alembic_version`: move it over once. A host's revisions there are left as they are."""
+    `alembic_version`: move it over once. A host's revisions there are left as they are, and
+    a revision is taken for the wizard's only when every table the wizard had made by then is
+    there with the wizard's columns."""
     inspector = sa.inspect(connection)
     if inspector.has_table(VERSION_TABLE) or not inspector.has_table(HOST_VERSION_TABLE):
         return
-    if not inspector.has_table("identity_history"):
-        return  # the wizard never migrated here: whatever is in alembic_version is the host's
-    rows = connection.execute(sa.select(_HOST_VERSIONS.c.version_num)).scalars()
-    ours = [revision for revision in rows if revision in _known_revisions()]
-    if not ours:
-        return
+    rows = connection.execute(sa.select(_HOST_VERSIONS.c.version_num)).scalars().all()
+    ours = [revision for revision in rows if _is_the_wizards(inspector, revision)]
+    if len(ours) != 1:
+        return  # nothing of the wizard's, or a history it never wrote
     version = sa.Table(
         VERSION_TABLE,
         sa.MetaData(),
@@ -183,7 +202,8 @@ def _move_revision_from_host_table(connection):
     version.create(connection)
     connection.execute(version.insert(), [{"version_num": revision} for revision in ours])
     connection.execute(_HOST_VERSIONS.delete().where(_HOST_VERSIONS.c.version_num.in_(ours)))
-    if connection.execute(sa.select(sa.func.count()).select_from(_HOST_VERSIONS)).scalar() == 0:
+    if len(rows) == 1:
+        # The table held only the wizard's revision: the wizard made it, and takes it away.
         sa.Table(HOST_VERSION_TABLE, sa.MetaData()).drop(connection)
 
 
@@ -231,7 +251,9 @@ def identity_table_problems(inspector, dialect_name):
             problems.append(f"it has no column {name}")
             continue
         found = column["type"]
-        if not isinstance(found, kind):
+        if isinstance(found, sa.CHAR | sa.NCHAR):
+            problems.append(f"its column {name} is {found}: CHAR pads the ids with spaces")
+        elif not isinstance(found, kind):
             problems.append(f"its column {name} is {found}, not {kind.__name__.upper()}")
         elif kind is sa.String and found.length is not None and found.length < 255:
             problems.append(f"its column {name} is {found}: ids need 255 characters")

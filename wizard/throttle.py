@@ -41,17 +41,17 @@ def client_key(address):
 
 
 def retry_after(client, now=None):
-    """Seconds until this client may try a token again, or None when it may now."""
+    """Seconds until this client may try a token again, and until any client may try a wrong
+    one again (the ceiling on all clients together); None for each that is open now."""
     now = now or datetime.now(UTC)
     [rows] = driver_reads((_READ_FAILURES, {"client": client}))
-    waits = [
-        (row.window_started_at + WINDOW - now).total_seconds()
-        for row in rows
-        if row.failures
-        >= (MAX_FAILURES_ALL_CLIENTS if row.client_address == ALL_CLIENTS else MAX_FAILURES)
-    ]
-    wait = max(waits, default=0)
-    return math.ceil(wait) if wait > 0 else None
+    waits = {client: None, ALL_CLIENTS: None}
+    for row in rows:
+        everyone = row.client_address == ALL_CLIENTS
+        wait = (row.window_started_at + WINDOW - now).total_seconds()
+        if row.failures >= (MAX_FAILURES_ALL_CLIENTS if everyone else MAX_FAILURES) and wait > 0:
+            waits[row.client_address] = math.ceil(wait)
+    return waits[client], waits[ALL_CLIENTS]
 
 
 def record_failure(client, now=None):
