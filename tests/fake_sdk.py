@@ -67,6 +67,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 document.pop("licenseID")
             if mode == "wrong_type":
                 document["licenseID"] = 12345
+            if mode == "expired":
+                expiry = {**document["entitlements"]["expires_at"], "value": "2020-01-01T00:00:00Z"}
+                document["entitlements"] = {**document["entitlements"], "expires_at": expiry}
         elif self.path == "/api/v1/app/info":
             document = dict(APP_INFO)
             if mode == "missing_instance":

@@ -215,6 +215,30 @@ def test_integration_mode_is_said_on_details_and_review(app, sdk_client, fake_sd
     assert "Integration mode" in review.text
 
 
+def test_an_sdk_of_another_application_is_refused_as_its_license_file_would_be(
+    app, make_app, fake_sdk, runner, settings
+):
+    url = fake_sdk().url
+    client = make_app(
+        WIZARD_REPLICATED_SDK_URL=url, WIZARD_EXPECTED_APP_SLUG="cluster-admin"
+    ).test_client()
+    AdminActions(client).unlock()
+    page = client.get("/setup/detect", follow_redirects=True)
+    assert page.request.path == "/setup/"
+    assert "serves the application my-app, but this wizard is for cluster-admin" in page.text
+    settings.update(WIZARD_REPLICATED_SDK_URL=url, WIZARD_EXPECTED_APP_SLUG="cluster-admin")
+    result = runner("detect", "--save")
+    assert result.exit_code == 1 and "this wizard is for cluster-admin" in result.output
+    assert saved_identity(app) is None
+
+
+def test_an_expired_license_reported_by_the_sdk_is_said_before_saving(app, sdk_client, fake_sdk):
+    client = sdk_client(fake_sdk("expired").url)
+    details = client.get("/setup/detect", follow_redirects=True)
+    assert "This license expired on 1 Jan 2020, 00:00 UTC" in details.text
+    assert "(expired)" in details.text and "days left" not in details.text
+
+
 @pytest.mark.parametrize("mode", ["error", "html", "missing", "slow", "trickle", "redirect"])
 def test_detect_failures_show_a_message_and_keep_the_other_ways_open(
     app, sdk_client, fake_sdk, mode

@@ -249,9 +249,13 @@ def test_rotating_the_token_ends_existing_sessions(settings, make_app, instance_
     token = (instance_path / "admin_token").read_text().strip()
     AdminActions(client).unlock(token)
     assert "customer_id" in client.get("/api/v1/status").json
+    Wizard(client).upload(fixture("valid-v1beta1.yaml"))  # a draft holding the license file
     result = runner("token", "--rotate")
-    assert "every admin session and unlock link has ended" in result.output
+    assert "every admin session, unlock link and unfinished setup has ended" in result.output
     assert "customer_id" not in client.get("/api/v1/status").json
+    with make_app().app_context(), db.engine.connect() as connection:
+        drafts = connection.execute(sa.text("SELECT count(*) FROM setup_draft")).scalar()
+    assert drafts == 0, "the license file of the unfinished setup is gone"
 
 
 def test_lock_ends_the_session_for_a_cookie_kept_from_before(client, admin):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from .database import db, driver_reads
-from .models import AdminSession, UnlockLink
+from .models import AdminSession, SetupDraft, UnlockLink
 
 IDLE_LIFETIME = timedelta(minutes=30)
 ABSOLUTE_LIFETIME = timedelta(hours=12)
@@ -22,6 +22,7 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 
 SESSIONS = AdminSession.__table__
 LINKS = UnlockLink.__table__
+DRAFTS = SetupDraft.__table__
 
 
 class LinkRefused(Exception):
@@ -102,10 +103,12 @@ def close_session(key):
 
 
 def close_all_sessions():
-    """End every session and unlock link (a new admin token)."""
+    """End every session and unlock link (a new admin token), and drop every unfinished
+    setup: a draft may hold a license file, and the new admin starts afresh."""
     with db.engine.begin() as connection:
         connection.execute(SESSIONS.delete())
         connection.execute(LINKS.delete())
+        connection.execute(DRAFTS.delete())
 
 
 def create_link(token_fingerprint, next_path):

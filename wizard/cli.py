@@ -430,7 +430,11 @@ def detect_command(as_json, save, customer_id):
             "e.g. http://replicated:3000."
         )
     try:
-        found = detect(sdk_url, timeout=app.config["WIZARD_SDK_TIMEOUT"])
+        found = detect(
+            sdk_url,
+            timeout=app.config["WIZARD_SDK_TIMEOUT"],
+            expected_app=app.config["WIZARD_EXPECTED_APP_SLUG"] or None,
+        )
     except SdkError as error:
         click.echo(f"Nothing detected: {error}", err=True)
         sys.exit(1)
@@ -507,7 +511,7 @@ def token(rotate):
     # Sessions check the token's fingerprint too: without the database they end anyway.
     with app.app_context(), contextlib.suppress(sa.exc.DBAPIError):
         close_all_sessions()
-    click.echo(message + ", and every admin session and unlock link has ended.")
+    click.echo(message + ", and every admin session, unlock link and unfinished setup has ended.")
 
 
 if __name__ == "__main__":

@@ -234,9 +234,10 @@ def _entitlements(entitlements):
     )
 
 
-def detect(base_url, timeout=DEFAULT_TIMEOUT_SECONDS):
+def detect(base_url, timeout=DEFAULT_TIMEOUT_SECONDS, expected_app=None):
     """Ask the SDK for the license and the instance, all within `timeout` seconds; raise
-    SdkError saying what went wrong."""
+    SdkError saying what went wrong, or when the SDK serves another application than
+    `expected_app` (WIZARD_EXPECTED_APP_SLUG), as a license file for it would be refused."""
     parts = urlsplit(base_url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SdkError(
@@ -252,7 +253,7 @@ def detect(base_url, timeout=DEFAULT_TIMEOUT_SECONDS):
     finally:
         _ONE_DETECTION.release()
     entitlements = license_info.get("entitlements")
-    return Detected(
+    found = Detected(
         license_id=_checked_id(
             _text(license_info, "licenseID", "a license ID", LICENSE_INFO, required=True),
             "a license ID",
@@ -278,3 +279,10 @@ def detect(base_url, timeout=DEFAULT_TIMEOUT_SECONDS):
         mock=mock_license or mock_app,
         entitlements=_entitlements(entitlements),
     )
+    if expected_app and found.app_slug and found.app_slug != expected_app:
+        raise SdkError(
+            f"The Replicated SDK at {base_url} serves the application {found.app_slug}, but "
+            f"this wizard is for {expected_app} (WIZARD_EXPECTED_APP_SLUG). Check that "
+            "WIZARD_REPLICATED_SDK_URL is the SDK installed with this application."
+        )
+    return found

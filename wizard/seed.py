@@ -37,10 +37,10 @@ def _id(name, required=False):
         raise SeedError(f"{name} {error}") from None
 
 
-def _detect_with_retries(sdk_url, timeout):
+def _detect_with_retries(sdk_url, timeout, expected_app):
     for attempt in range(1, DETECT_ATTEMPTS + 1):
         try:
-            return detect(sdk_url, timeout=timeout)
+            return detect(sdk_url, timeout=timeout, expected_app=expected_app)
         except SdkError as error:
             log.warning("detection attempt %d of %d failed: %s", attempt, DETECT_ATTEMPTS, error)
             if attempt < DETECT_ATTEMPTS:
@@ -93,7 +93,7 @@ def plan_from_environment(policy, sdk_url, sdk_timeout=DEFAULT_TIMEOUT_SECONDS):
     if detect_on_start and detect_on_start.lower() not in ("0", "false", "no"):
         if not sdk_url:
             raise SeedError("WIZARD_DETECT_ON_START needs WIZARD_REPLICATED_SDK_URL")
-        found = _detect_with_retries(sdk_url, sdk_timeout)
+        found = _detect_with_retries(sdk_url, sdk_timeout, policy.expected_app)
         if found is None:
             log.warning(
                 "the Replicated SDK did not answer: starting without an identity; "

@@ -116,7 +116,11 @@ def detect():
             "e.g. http://replicated:3000)."
         )
     try:
-        found = sdk.detect(sdk_url, timeout=current_app.config["WIZARD_SDK_TIMEOUT"])
+        found = sdk.detect(
+            sdk_url,
+            timeout=current_app.config["WIZARD_SDK_TIMEOUT"],
+            expected_app=_policy().expected_app,
+        )
     except sdk.SdkError as error:
         current_app.logger.warning("detection failed: %s", error)
         raise StartAgain(f"{error} You can upload, paste or type the details instead.") from None
