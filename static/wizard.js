@@ -76,6 +76,13 @@ document.addEventListener("DOMContentLoaded", () => {
         return;
       }
       target.value = crypto.randomUUID();
+      // The new value answers any complaint the server made about the old one.
+      target.removeAttribute("aria-invalid");
+      const field = target.closest(".field");
+      if (field) {
+        field.classList.remove("field-error");
+        for (const error of field.querySelectorAll(".error-message")) error.remove();
+      }
       target.focus();
     });
   }

@@ -91,6 +91,7 @@ def test_whole_wizard_by_typing_the_ids(visit, server):
     page = tab.page
     page.get_by_role("link", name="Type the IDs").click()
     tab.shot("manual")
+    assert page.evaluate("document.activeElement.id") == "customer_id", "typing starts at once"
     page.get_by_label("Customer ID").fill("acme")
     page.get_by_label("Instance ID").fill("bad id")
     tab.click("Review", "errors")
@@ -100,6 +101,11 @@ def test_whole_wizard_by_typing_the_ids(visit, server):
     summary.get_by_role("link").first.click()
     assert page.evaluate("document.activeElement.id") == "instance_id"
     assert page.get_by_label("Customer ID").input_value() == "acme", "typed input is kept"
+    page.once("dialog", lambda dialog: dialog.accept())  # replace the value typed
+    page.get_by_role("button", name="Generate a new instance ID").click()
+    assert page.locator("#instance_id-error").count() == 0, "a new value answers the complaint"
+    assert page.get_by_label("Instance ID").get_attribute("aria-invalid") is None
+    tab.shot("generated-after-error")
     page.get_by_label("Instance ID").fill("instance-7")
     page.get_by_label("License ID").fill("1vusOokxAVp1tkRGuyxnF23PJcq")
     tab.click("Review", "review")
@@ -199,6 +205,10 @@ def test_pages_fit_a_phone_and_a_narrow_iframe(visit, server):
         tab.goto(path, name)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways on a phone"
+        lines = page.evaluate(
+            "new Set([...document.querySelectorAll('.steps li')].map(e => e.offsetTop)).size"
+        )
+        assert lines <= 1, f"{path}: the steps wrap onto {lines} lines"
 
 
 def test_detecting_from_the_replicated_sdk_in_every_case(chromium, env, start_server, request):

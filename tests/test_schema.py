@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 
+from tests.helpers import ADMIN_TOKEN
 from tests.host_app.models import HostBase
 from wizard.database import db
 from wizard.identity import Actor, load_identity, save_identity
@@ -260,3 +261,31 @@ def test_a_hosts_revision_named_like_the_wizards_is_left_in_its_alembic_version(
             ("0002",)
         ]
     engine.dispose()
+
+
+def test_a_host_row_without_created_at_gets_one_at_the_first_save(empty_database_url, make_app):
+    engine = sa.create_engine(empty_database_url)
+    host_table = sa.Table(
+        "telemetry_identity",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        *(sa.Column(name, sa.String(255)) for name in ("customer_id", "instance_id", "license_id")),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("id = 1"),
+    )
+    with engine.begin() as connection:
+        host_table.create(connection)
+        connection.execute(
+            sa.text("INSERT INTO telemetry_identity (id, customer_id) VALUES (1, 'host-made')")
+        )
+    engine.dispose()
+    app = make_app(WIZARD_DATABASE_URL=empty_database_url)
+    with app.app_context():
+        upgrade_schema()
+        assert load_identity().created_at is None
+    page = app.test_client().get("/status", headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    assert page.status_code == 200 and "First set" not in page.text
+    with app.app_context():
+        saved = save_identity("acme", "instance-1", actor=Actor("cli"))
+        assert saved.created_at is not None and load_identity().created_at == saved.created_at

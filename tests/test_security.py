@@ -252,6 +252,9 @@ def test_rotating_the_token_ends_existing_sessions(settings, make_app, instance_
     Wizard(client).upload(fixture("valid-v1beta1.yaml"))  # a draft holding the license file
     result = runner("token", "--rotate")
     assert "every admin session, unlock link and unfinished setup has ended" in result.output
+    status = client.get("/status")
+    assert status.text.count("Your admin session ended") == 1, "said once, on the status page too"
+    assert "Your admin session ended" not in client.get("/status").text
     assert "customer_id" not in client.get("/api/v1/status").json
     with make_app().app_context(), db.engine.connect() as connection:
         drafts = connection.execute(sa.text("SELECT count(*) FROM setup_draft")).scalar()

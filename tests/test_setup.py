@@ -332,6 +332,28 @@ def test_a_license_for_another_customer_never_inherits_the_old_customer_id(
     assert "License ID changes from …00AB to …WXYZ." in review.text
 
 
+def test_typed_ids_that_replace_a_verified_license_say_its_details_go(app, wizard):
+    with app.app_context():
+        save_identity(
+            "acme-corp",
+            "instance-1",
+            LICENSE_ID,
+            summary={"app_slug": "my-app", "customer_name": "Acme Corp", "source": "upload"},
+            actor=Actor("wizard"),
+        )
+    wizard.manual()
+    kept = wizard.details(customer_id="acme-corp", instance_id="instance-1")
+    assert "will be removed" not in kept.text, "a license id left blank keeps the license"
+    review = wizard.details(
+        customer_id="acme-corp", instance_id="instance-1", license_id="2Typed0License00000000000"
+    )
+    assert (
+        "The verified license details (Acme Corp, my-app) will be removed: typed IDs cannot be "
+        "verified." in review.text
+    )
+    assert 'class="notice notice-warning"' in review.text
+
+
 def test_a_review_made_stale_by_another_save_saves_nothing_and_says_what_changed(app, wizard):
     wizard.manual()
     review = wizard.details(customer_id="mine", instance_id="instance-mine")

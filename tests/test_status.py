@@ -42,6 +42,8 @@ def test_public_api_status_gives_exactly_whether_and_when(client, identified):
 def test_public_status_page_shows_no_ids(client, identified):
     page = client.get("/status").text
     assert "This installation is identified" in page
+    assert "Unlock to see the details or change them" in page
+    assert 'href="/setup/unlock?next=/status"' in page
     assert "acme-customer" not in page
     assert "instance-1" not in page
     assert "PJcq" not in page

@@ -119,8 +119,9 @@ def is_admin():
         # sends no cookie leaves the session untouched: no Vary: Cookie on what it gets).
         g.is_admin = admin_sessions.session_is_open(session["admin"], token_fingerprint())
         if not g.is_admin:
+            # Said once, on whatever page the browser asked for next (the status page too).
             session.pop("admin")
-            g.session_ended = "expired"
+            flash(ENDED_MESSAGES["expired"], "info")
     return g.is_admin
 
 
@@ -136,9 +137,8 @@ def require_admin():
     back to the page they were on (a form sent to a step comes back to that step's page)."""
     if is_admin():
         return None
-    ended = session.pop("ended", None) or g.get("session_ended")
-    if ended:
-        flash(ENDED_MESSAGES.get(ended, ENDED_MESSAGES["expired"]), "info")
+    if session.pop("ended", None) == "locked":
+        flash(ENDED_MESSAGES["locked"], "info")
     return redirect(url_for("auth.unlock", next=request.path))
 
 

@@ -58,8 +58,8 @@ def _id_field(label, description, required=True):
 
 
 CUSTOMER_ID_HELP = (
-    "Your vendor gives it with the license: licenses issued since late 2025 carry it, and for "
-    "an older license your vendor can read it on your customer page in Replicated."
+    "Your vendor gives it with the license: licenses issued since late 2025 carry it as "
+    "customerID. For an older license, ask your vendor for it."
 )
 INSTANCE_ID_HELP = (
     "The ID of this deployment. A license never holds it: the Replicated SDK running beside "

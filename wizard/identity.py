@@ -270,7 +270,12 @@ def _identity_upsert(dialect_name, columns):
     )
     statement = statement.on_conflict_do_update(
         index_elements=["id"],
-        set_={**{c: statement.excluded[c] for c in columns}, "updated_at": utcnow()},
+        set_={
+            **{c: statement.excluded[c] for c in columns},
+            # A row the host made may have no created_at: the first save fills it.
+            "created_at": sa.func.coalesce(IDENTITY.c.created_at, utcnow()),
+            "updated_at": utcnow(),
+        },
     )
     return statement.returning(IDENTITY.c.created_at, IDENTITY.c.updated_at, IDENTITY.c.license_id)
 
@@ -349,6 +354,7 @@ WITH old AS (
         customer_id = EXCLUDED.customer_id,
         instance_id = EXCLUDED.instance_id,
         license_id = EXCLUDED.license_id,
+        created_at = COALESCE(t.created_at, EXCLUDED.created_at),
         updated_at = EXCLUDED.updated_at
     RETURNING t.created_at, t.updated_at, t.license_id, (t.xmax = 0) AS inserted
 ), history AS (

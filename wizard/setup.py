@@ -329,10 +329,10 @@ def _after(draft, lic, current):
 
 
 def describe_changes(current, summary, after, lic):
-    """What saving changes, in words: each id, and the customer and application when the new
-    license belongs to someone, or something, else."""
+    """What saving changes, in words: a line for each id, and warnings when the new license
+    belongs to another customer or application, or typed ids drop a verified license."""
     if current is None or not current.has_customer_info:
-        return ["Nothing identifies this installation yet: these values will."]
+        return ["Nothing identifies this installation yet: these values will."], []
     lines = []
     for label, name in (("Customer ID", "customer_id"), ("Instance ID", "instance_id")):
         old, new = getattr(current, name), after[name]
@@ -341,23 +341,31 @@ def describe_changes(current, summary, after, lic):
         )
     old_hint = current.license_id_hint or "none"
     new_hint = license_id_hint(after["license_id"]) or "none"
+    same_license = current.license_id == after["license_id"]
     lines.append(
         f"License ID stays {old_hint}."
-        if current.license_id == after["license_id"]
+        if same_license
         else f"License ID changes from {old_hint} to {new_hint}."
     )
+    warnings = []
     if lic and summary:
         if summary.customer_name and lic.customer_name != summary.customer_name:
-            lines.append(
+            warnings.append(
                 f"The license belongs to another customer: {lic.customer_name or 'unnamed'}, "
                 f"not {summary.customer_name}."
             )
         if summary.app_slug and lic.app_slug != summary.app_slug:
-            lines.append(
+            warnings.append(
                 f"The license is for another application: {lic.app_slug or 'none'}, "
                 f"not {summary.app_slug}."
             )
-    return lines
+    elif lic is None and summary and not same_license:
+        who = ", ".join(filter(None, (summary.customer_name, summary.app_slug)))
+        warnings.append(
+            f"The verified license details ({who or 'the license summary'}) will be removed: "
+            "typed IDs cannot be verified. Upload the license file to keep them."
+        )
+    return lines, warnings
 
 
 def _parse_based_on(text):
@@ -402,11 +410,13 @@ def review():
     form.based_on.data = current.updated_at.isoformat() if current else "none"
     form.shown.data = draft.fingerprint
     after = _after(draft, lic, current)
+    changes, warnings = describe_changes(current, summary, after, lic)
     return render_template(
         "setup/review.html",
         form=form,
         after=after,
-        changes=describe_changes(current, summary, after, lic),
+        changes=changes,
+        warnings=warnings,
         license=lic,
         current=current,
         draft=draft,
