@@ -242,19 +242,18 @@ def _prefill(draft, lic, current):
     }
 
 
-def _details_page(form, draft, lic, current, asking=False, status=200):
-    return (
-        render_template(
-            "setup/details.html",
-            form=form,
-            license=lic,
-            current=current,
-            draft=draft,
-            asking=asking,
-            mock=bool(draft.sdk and draft.sdk.get("integration_mode")),
-        ),
-        status,
+def _draft_page(template, draft, lic, current, status=200, **context):
+    """A step that shows the draft: its license (or what the SDK reported), what is saved now,
+    and whether the SDK answered with mock data."""
+    mock = bool(draft.sdk and draft.sdk.get("integration_mode"))
+    page = render_template(
+        template, license=lic, current=current, draft=draft, mock=mock, **context
     )
+    return page, status
+
+
+def _details_page(form, draft, lic, current, asking=False, status=200):
+    return _draft_page("setup/details.html", draft, lic, current, status, form=form, asking=asking)
 
 
 @bp.route("/details", methods=["GET", "POST"])
@@ -411,18 +410,18 @@ def review():
     form.shown.data = draft.fingerprint
     after = _after(draft, lic, current)
     changes, warnings = describe_changes(current, summary, after, lic)
-    return render_template(
+    return _draft_page(
         "setup/review.html",
+        draft,
+        lic,
+        current,
+        status or 200,
         form=form,
         after=after,
         changes=changes,
         warnings=warnings,
-        license=lic,
-        current=current,
-        draft=draft,
         problem=problem,
-        mock=bool(draft.sdk and draft.sdk.get("integration_mode")),
-    ), (status or 200)
+    )
 
 
 def _save(draft, lic, based_on):
