@@ -67,6 +67,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 document.pop("licenseID")
             if mode == "wrong_type":
                 document["licenseID"] = 12345
+            if mode == "no_app":
+                document.pop("appSlug")
             if mode == "expired":
                 expiry = {**document["entitlements"]["expires_at"], "value": "2020-01-01T00:00:00Z"}
                 document["entitlements"] = {**document["entitlements"], "expires_at": expiry}
@@ -74,6 +76,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             document = dict(APP_INFO)
             if mode == "missing_instance":
                 document.pop("instanceID")
+            if mode == "no_app":
+                document.pop("appSlug")
         else:
             return self._send(404, b'{"error": "not found"}', "application/json")
         headers = {"X-Replicated-Mock-Data": "true"} if mode == "mock" else {}

@@ -362,7 +362,7 @@ def test_a_file_of_several_licenses_without_license_number_lists_them_and_saves_
     assert first.status_code == 200 and first.json["license"]["customer_name"] == "First Co"
 
 
-@pytest.mark.parametrize("number", ["\u00b2", "\u0661", "0", "-1", "one"])
+@pytest.mark.parametrize("number", ["\u00b2", "\u0661", "0", "-1", "one", "9" * 5000])
 def test_a_license_number_that_is_not_a_plain_whole_number_is_422(custom_key_app, number):
     client = custom_key_app.test_client()
     data = to_yaml(signed_license(base_spec()))
@@ -407,3 +407,24 @@ def test_the_api_answers_json_for_addresses_and_methods_it_does_not_have(
     response = client.open(path, method=method, headers=BEARER)
     assert response.status_code == status
     assert response.is_json and response.json["error"]
+
+
+@pytest.mark.parametrize("number", ["abc", "\u00b2"])
+def test_a_bad_license_number_for_a_file_of_several_says_what_is_wrong_with_it(
+    custom_key_app, number
+):
+    client = custom_key_app.test_client()
+    data = to_yaml(signed_license(base_spec()), signed_license(base_spec(customerName="Two")))
+    response = post_yaml(client, data, f"instance_id=i-1&customer_id=c&license_number={number}")
+    assert response.status_code == 422
+    assert response.json["errors"]["license_number"] == [
+        "License number must be a whole number, 1 or more."
+    ]
+
+
+def test_an_unlock_link_asked_for_without_json_says_to_send_json(client):
+    response = client.post(
+        "/api/v1/unlock-link", headers=BEARER, data="next=/", content_type="text/plain"
+    )
+    assert response.status_code == 415
+    assert response.json["error"] == "Send the body as JSON, with Content-Type: application/json."

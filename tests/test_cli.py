@@ -291,7 +291,7 @@ def test_import_license_without_an_instance_id_keeps_the_saved_one(app, runner):
     license_file = str(FIXTURES / "valid-v1beta1.yaml")
     first = runner("import-license", license_file, "--customer-id", "cust-1")
     assert first.exit_code == 2
-    assert "--instance-id is needed: no identity is saved yet." in first.output
+    assert "--instance-id is needed: no instance id is saved yet." in first.output
     assert runner("status").exit_code == 1
     assert runner("set", "--customer-id", "cust-1", "--instance-id", "instance-7").exit_code == 0
     again = runner("import-license", license_file, "--customer-id", "cust-1")
@@ -363,3 +363,24 @@ def test_version(runner):
     result = runner("--version")
     assert result.exit_code == 0
     assert re.fullmatch(r"setup-wizard, version \d+\.\d+\.\d+\n", result.output)
+
+
+@pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
+def test_a_role_that_may_not_log_in_is_called_a_refused_login(empty_database_url, runner, settings):
+    url = sa.engine.make_url(empty_database_url)
+    admin = sa.create_engine(url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql("DROP ROLE IF EXISTS wizard_nologin")
+        connection.exec_driver_sql("CREATE ROLE wizard_nologin NOLOGIN")
+    try:
+        settings["WIZARD_DATABASE_URL"] = url.set(username="wizard_nologin").render_as_string(
+            hide_password=False
+        )
+        result = runner("status")
+        assert result.exit_code == 2
+        assert "The database refused the wizard's login" in result.output
+        assert "not permitted to log in" in result.output, "the CLI shows the driver's words"
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql("DROP ROLE wizard_nologin")
+        admin.dispose()

@@ -7,6 +7,7 @@ import stat
 import pytest
 
 from wizard.config import InsecureFile, default_instance_path, read_or_create_secret
+from wizard.database import UnsafeDatabaseFile
 from wizard.schema import upgrade_schema
 
 NOBODY = 65534
@@ -134,26 +135,44 @@ def test_an_older_world_readable_database_is_made_private(tmp_path, make_app):
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
-def test_links_planted_beside_the_database_are_never_followed(tmp_path, make_app):
-    """In a folder others can write to, a link named like the database's journal or lock must
-    not make the wizard change the mode of, or create, a file elsewhere."""
+@pytest.mark.parametrize("planted", ["w.db", "w.db-wal", "w.db-shm"])
+def test_a_link_planted_as_the_database_or_its_journal_is_refused_at_start(
+    tmp_path, make_app, runner, settings, planted
+):
+    """In a folder others can write to, SQLite would follow a link named like the database or
+    its journal and write the license id wherever it points: the wizard does not start."""
     shared = tmp_path / "shared"
     shared.mkdir()
     victim = tmp_path / "victim"
     victim.write_text("someone else's file")
     victim.chmod(0o644)
-    (shared / "w.db-shm").symlink_to(victim)
-    app = make_app(WIZARD_DATABASE_URL=f"sqlite:///{shared / 'w.db'}")
-    with app.app_context():
-        from wizard.database import db
+    (shared / planted).symlink_to(victim)
+    url = f"sqlite:///{shared / 'w.db'}"
+    with pytest.raises(UnsafeDatabaseFile, match=f"{shared / planted} is a link"):
+        make_app(WIZARD_DATABASE_URL=url)
+    settings["WIZARD_DATABASE_URL"] = url
+    result = runner("db", "upgrade")
+    assert result.exit_code == 1 and "is a link: the wizard does not use it" in result.output
+    assert victim.read_text() == "someone else's file" and mode(victim) == 0o644
 
-        with db.engine.connect():
-            pass
-        db.engine.dispose()
-    assert mode(victim) == 0o644, "the link's target was left alone"
 
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_a_database_file_others_may_write_is_refused(tmp_path, make_app):
+    path = tmp_path / "open" / "w.db"
+    path.parent.mkdir()
+    path.touch()
+    path.chmod(0o666)
+    with pytest.raises(UnsafeDatabaseFile, match="may be changed by other users"):
+        make_app(WIZARD_DATABASE_URL=f"sqlite:///{path}")
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_a_link_planted_as_the_migration_lock_is_never_followed(tmp_path, make_app):
+    shared = tmp_path / "shared"
+    shared.mkdir()
     elsewhere = tmp_path / "created-by-the-wizard"
     (shared / "w.db.migrate-lock").symlink_to(elsewhere)
+    app = make_app(WIZARD_DATABASE_URL=f"sqlite:///{shared / 'w.db'}")
     from wizard.schema import SchemaConflict
 
     with app.app_context(), pytest.raises(SchemaConflict, match="not a link"):

@@ -102,6 +102,36 @@ def test_an_older_install_moves_its_revision_out_of_alembic_version(app):
     assert "alembic_version" not in tables(app)
 
 
+def test_db_upgrade_from_the_command_line_moves_an_older_installs_revision(app, env):
+    """As a Helm job runs it: `setup-wizard db upgrade` in a process of its own, which has
+    imported nothing of the wizard's beforehand."""
+    import subprocess
+    import sys
+
+    with app.app_context():
+        save_identity("kept-customer", "kept-instance", actor=Actor("cli"))
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text(f"DROP TABLE {VERSION_TABLE}"))
+        connection.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
+        connection.execute(sa.text("INSERT INTO alembic_version VALUES ('0002')"))
+        for table in ("admin_session", "unlock_link", "setup_draft"):
+            connection.execute(sa.text(f"DROP TABLE {table}"))
+    result = subprocess.run(
+        [sys.executable, "-m", "wizard.cli", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "alembic_version" not in tables(app)
+    with app.app_context():
+        assert load_identity().customer_id == "kept-customer"
+        with db.engine.connect() as connection:
+            assert wizard_differences(connection) == []
+
+
 def test_readyz_is_503_with_a_reason_before_the_schema_exists(bare_app):
     response = bare_app.test_client().get("/readyz")
     assert response.status_code == 503
@@ -289,3 +319,20 @@ def test_a_host_row_without_created_at_gets_one_at_the_first_save(empty_database
     with app.app_context():
         saved = save_identity("acme", "instance-1", actor=Actor("cli"))
         assert saved.created_at is not None and load_identity().created_at == saved.created_at
+
+
+@pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
+def test_an_identity_column_that_would_cut_ids_short_is_refused(empty_database_url, make_app):
+    """PostgreSQL's `name` holds 63 characters: ids would be cut without a word."""
+    engine = sa.create_engine(empty_database_url)
+    with engine.begin() as connection:
+        columns = IDENTITY_COLUMNS.format(instance="instance_id name,", check=", CHECK (id = 1)")
+        connection.execute(sa.text(f"CREATE TABLE telemetry_identity ({columns})"))
+    engine.dispose()
+    app = make_app(WIZARD_DATABASE_URL=empty_database_url)
+    with app.app_context(), pytest.raises(SchemaConflict) as refused:
+        upgrade_schema()
+    assert "its column instance_id is not VARCHAR or TEXT, and may cut ids short" in str(
+        refused.value
+    )
+    assert tables(app) == {"telemetry_identity"}

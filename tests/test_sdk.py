@@ -122,9 +122,13 @@ def test_detect_prints_what_the_sdk_reports(fake_sdk, runner, settings, app):
     settings["WIZARD_REPLICATED_SDK_URL"] = fake_sdk().url
     result = runner("detect", "--json")
     assert result.exit_code == 0
-    assert json.loads(result.output)["instance_id"] == INSTANCE_ID
+    document = json.loads(result.output)
+    assert document["instance_id"] == INSTANCE_ID
+    assert document["license_id"] == "…WXYZ", "the license id is a credential"
     plain = runner("detect")
     assert "…WXYZ" in plain.output and LICENSE_ID not in plain.output
+    shown = runner("detect", "--json", "--show-license-id")
+    assert json.loads(shown.output)["license_id"] == LICENSE_ID
     assert runner("status").exit_code == 1, "detect alone saves nothing"
 
 
@@ -229,6 +233,18 @@ def test_an_sdk_of_another_application_is_refused_as_its_license_file_would_be(
     settings.update(WIZARD_REPLICATED_SDK_URL=url, WIZARD_EXPECTED_APP_SLUG="cluster-admin")
     result = runner("detect", "--save")
     assert result.exit_code == 1 and "this wizard is for cluster-admin" in result.output
+    assert saved_identity(app) is None
+
+
+def test_an_sdk_that_names_no_application_is_refused_when_one_is_expected(
+    app, fake_sdk, runner, settings
+):
+    settings.update(
+        WIZARD_REPLICATED_SDK_URL=fake_sdk("no_app").url, WIZARD_EXPECTED_APP_SLUG="my-app"
+    )
+    result = runner("detect", "--save")
+    assert result.exit_code == 1
+    assert "did not say which application it serves" in result.output
     assert saved_identity(app) is None
 
 

@@ -358,12 +358,22 @@ def test_all_clients_together_have_a_ceiling(app, client):
     # right one; a client that itself gave too many wrong ones still waits.
     admin = client.get("/api/v1/status", headers=BEARER)
     assert admin.status_code == 200 and admin.json["customer_id"] is None
+
+
+def test_past_the_ceiling_a_wrong_token_still_counts_against_its_client(app, client):
+    """Were wrong tokens past the ceiling not counted, an address could go on guessing (429 for
+    a wrong one, 200 for the right one) once others had filled the ceiling."""
     with app.app_context(), db.engine.begin() as connection:
         connection.execute(
-            sa.text("INSERT INTO failed_unlock VALUES ('127.0.0.1', :moment, 10)"),
+            sa.text("INSERT INTO failed_unlock VALUES ('*', :moment, 1000)"),
             {"moment": datetime.now(UTC).replace(tzinfo=None)},
         )
-    assert client.get("/api/v1/status", headers=BEARER).status_code == 429
+    for number in range(10):
+        wrong = client.get("/api/v1/status", headers={"Authorization": f"Bearer guess-{number}"})
+        assert wrong.status_code == 429, number
+    refused = client.get("/api/v1/status", headers=BEARER)
+    assert refused.status_code == 429, "this address guessed ten times: it waits, right or not"
+    assert "from your address" in refused.json["error"]
 
 
 def test_with_auth_none_another_site_cannot_write_through_the_api(make_app):

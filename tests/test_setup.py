@@ -332,6 +332,16 @@ def test_a_license_for_another_customer_never_inherits_the_old_customer_id(
     assert "License ID changes from …00AB to …WXYZ." in review.text
 
 
+def test_a_link_from_another_site_never_throws_the_answers_away(app, wizard):
+    wizard.manual()
+    wizard.details(customer_id="typed-here", instance_id="instance-here")
+    for path in ("/setup/manual", "/setup/detect"):
+        followed = wizard.client.get(path, headers={"Sec-Fetch-Site": "cross-site"})
+        assert followed.headers["Location"] == "/setup/", path
+    review = wizard.client.get("/setup/review")
+    assert review.status_code == 200 and "typed-here" in review.text
+
+
 def test_typed_ids_that_replace_a_verified_license_say_its_details_go(app, wizard):
     with app.app_context():
         save_identity(

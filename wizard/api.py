@@ -77,9 +77,7 @@ def status():
 
 def _json_object():
     if not request.is_json:
-        raise UnsupportedMediaType(
-            "Send the identity as JSON, with Content-Type: application/json."
-        )
+        raise UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json.")
     try:
         body = json.loads(request.get_data())
     except ValueError as error:
@@ -162,7 +160,7 @@ def post_license():
     verdict, refusal = _choose_license(LicensePolicy.for_app(current_app), data, number)
     if refusal is not None:
         body, status = refusal
-        body["errors"] = {**errors, **body["errors"]}
+        body["errors"] = {**body["errors"], **errors}  # the form's own words win
         return body, status
     if not verdict.valid:
         return _unprocessable({**errors, "license": [verdict.message]}, reason=str(verdict.reason))

@@ -83,9 +83,11 @@ def check_secret(matches):
         raise _too_many(own)
     if matches():
         return True
+    # A wrong one always counts against its client, so that the ceiling never lets one address
+    # go on guessing; once the ceiling is reached, it alone is counted.
+    throttle.record_failure(client(), everyone=not everyone)
     if everyone:
         raise _too_many(everyone, "many addresses at once")
-    throttle.record_failure(client())
     return False
 
 

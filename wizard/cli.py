@@ -261,8 +261,8 @@ def _saved_instance_id(app):
             raise click.ClickException(
                 f"Nothing was saved: {_database_problem(app, error)}"
             ) from None
-    if saved is None:
-        raise click.UsageError("--instance-id is needed: no identity is saved yet.")
+    if saved is None or not saved.instance_id:
+        raise click.UsageError("--instance-id is needed: no instance id is saved yet.")
     return saved.instance_id
 
 
@@ -417,7 +417,12 @@ def import_license(file, instance_id, customer_id, choice):
     type=IdType(),
     help="Customer id, for an SDK that does not report one (older versions).",
 )
-def detect_command(as_json, save, customer_id):
+@click.option(
+    "--show-license-id",
+    is_flag=True,
+    help="Print the whole license id (a credential) instead of its last 4 characters.",
+)
+def detect_command(as_json, save, customer_id, show_license_id):
     """Read the ids from the Replicated SDK (WIZARD_REPLICATED_SDK_URL); --save saves them."""
     from .id_rule import license_id_hint
     from .sdk import SdkError, detect
@@ -439,16 +444,16 @@ def detect_command(as_json, save, customer_id):
         click.echo(f"Nothing detected: {error}", err=True)
         sys.exit(1)
     if as_json:
-        click.echo(json.dumps(found.as_json(), indent=2))
+        click.echo(json.dumps(found.as_json(show_license_id), indent=2))
     else:
         if found.mock:
             click.echo(
                 "Integration mode: the SDK answered with mock data; these are not a "
                 "real customer's IDs."
             )
+        shown = found.license_id if show_license_id else license_id_hint(found.license_id)
         click.echo(
-            f"License:  {license_id_hint(found.license_id)} "
-            f"({found.app_slug}, {found.customer_name}, {found.license_type})"
+            f"License:  {shown} ({found.app_slug}, {found.customer_name}, {found.license_type})"
         )
         click.echo(f"Instance: {found.instance_id}")
         click.echo(f"Customer: {found.customer_id or '(not reported by this SDK version)'}")

@@ -324,27 +324,51 @@ def _cut(dbapi_connection):
             duplicate.close()
 
 
-def private_sqlite_files(database):
+class UnsafeDatabaseFile(ValueError):
+    """A SQLite file the wizard will not use: a link, another user's, or writable by others."""
+
+
+def private_sqlite_files(database, create=True):
     """Create the SQLite file private to its owner (0600) before SQLite opens it: SQLite gives
     its -wal and -shm files the database file's mode, and the file holds the license id. An
-    older install's files that others may read are made private."""
+    older install's files that others may read are made private. Raise UnsafeDatabaseFile for
+    a file that is a link (in a folder others can write to, it could point anywhere: SQLite
+    would follow it), that another user owns, or that others may write."""
     path = os.path.abspath(database)
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    if create:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
     for name in (path, f"{path}-wal", f"{path}-shm"):
-        # A link is never followed: in a folder others can write to, it could point anywhere.
         # The file is held by an O_PATH descriptor: closing a real one would drop the POSIX
         # locks of this process's open SQLite connections (Linux keeps O_PATH out of locking).
-        with contextlib.suppress(OSError):
+        try:
             fd = os.open(name, os.O_PATH | os.O_NOFOLLOW)
-            try:
-                info = os.fstat(fd)
-                mine = stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid()
-                if mine and info.st_mode & 0o077:
-                    os.chmod(f"/proc/self/fd/{fd}", 0o600)
-            finally:
-                os.close(fd)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        try:
+            info = os.fstat(fd)
+            problem = (
+                "is a link"
+                if stat.S_ISLNK(info.st_mode)
+                else "is not a plain file"
+                if not stat.S_ISREG(info.st_mode)
+                else "belongs to another user"
+                if info.st_uid != os.geteuid()
+                else "may be changed by other users"
+                if info.st_mode & 0o022
+                else None
+            )
+            if problem:
+                raise UnsafeDatabaseFile(
+                    f"The SQLite file {name} {problem}: the wizard does not use it. Put the "
+                    "database in a folder only the wizard's user can write (the instance "
+                    "folder is one), or remove that file."
+                )
+            if info.st_mode & 0o077:
+                os.chmod(f"/proc/self/fd/{fd}", 0o600)
+        finally:
+            os.close(fd)
 
 
 class _NoDeadlines:
@@ -383,6 +407,7 @@ def configure_engine(engine, timeout):
 
     database = engine.url.database
     if database and database != ":memory:" and not database.startswith("file:"):
+        private_sqlite_files(database, create=False)  # refused at start, not on first use
 
         @sa.event.listens_for(engine, "do_connect")
         def _before_connect(dialect, record, cargs, cparams):
@@ -465,7 +490,12 @@ def database_problem(error):
         return problem("duplicate_table", "The database already has that table.")
     if state == "22001" or "value too long" in lower:
         return problem("too_long", "A value is longer than the database can store.", 422)
-    if state.startswith("28") or "authentication failed" in lower:
+    if (
+        state.startswith("28")
+        or "authentication failed" in lower
+        or "not permitted to log in" in lower
+        or ("role" in lower and "does not exist" in lower)
+    ):
         return problem("login", "The database refused the wizard's login.")
     if state == "3D000":
         return problem("no_database", "The database does not exist.")

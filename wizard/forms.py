@@ -188,6 +188,6 @@ class LicenseImportApiForm(ApiForm):
             field.data = None  # not said: fine while the file holds one license
             return
         text = str(field.data).strip()
-        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        if not (text.isascii() and text.isdigit() and len(text) <= 6) or int(text) < 1:
             raise ValidationError("License number must be a whole number, 1 or more.")
         field.data = int(text)

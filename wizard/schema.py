@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
+from . import models  # noqa: F401 - the tables of db.metadata, which the CLI does not import
 from .database import database_problem, db
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
@@ -251,7 +252,13 @@ def identity_table_problems(inspector, dialect_name):
             problems.append(f"it has no column {name}")
             continue
         found = column["type"]
-        if isinstance(found, sa.CHAR | sa.NCHAR):
+        if isinstance(found, sa.types.NullType):
+            problems.append(f"its column {name} is of a type the wizard does not know")
+        elif kind is sa.String and type(found) is sa.String:
+            # What reflection gives for a text type of no standard name, such as PostgreSQL's
+            # `name` (63 characters): it would cut ids short without a word.
+            problems.append(f"its column {name} is not VARCHAR or TEXT, and may cut ids short")
+        elif isinstance(found, sa.CHAR | sa.NCHAR):
             problems.append(f"its column {name} is {found}: CHAR pads the ids with spaces")
         elif not isinstance(found, kind):
             problems.append(f"its column {name} is {found}, not {kind.__name__.upper()}")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from .id_rule import InvalidId, clean_id
+from .id_rule import InvalidId, clean_id, license_id_hint
 from .licenses import Entitlement, License, expiry_of
 
 LICENSE_INFO = "/api/v1/license/info"
@@ -65,10 +65,11 @@ class Detected:
             entitlements=self.entitlements,
         )
 
-    def as_json(self):
-        """What `setup-wizard detect --json` prints."""
+    def as_json(self, show_license_id=True):
+        """What `setup-wizard detect --json` prints (the license id, a credential, as its last
+        four characters unless asked)."""
         return {
-            "license_id": self.license_id,
+            "license_id": self.license_id if show_license_id else license_id_hint(self.license_id),
             "instance_id": self.instance_id,
             "customer_id": self.customer_id,
             "app_slug": self.app_slug,
@@ -279,7 +280,12 @@ def detect(base_url, timeout=DEFAULT_TIMEOUT_SECONDS, expected_app=None):
         mock=mock_license or mock_app,
         entitlements=_entitlements(entitlements),
     )
-    if expected_app and found.app_slug and found.app_slug != expected_app:
+    if expected_app and not found.app_slug:
+        raise SdkError(
+            f"The Replicated SDK at {base_url} did not say which application it serves, and "
+            f"this wizard is for {expected_app} only (WIZARD_EXPECTED_APP_SLUG)."
+        )
+    if expected_app and found.app_slug != expected_app:
         raise SdkError(
             f"The Replicated SDK at {base_url} serves the application {found.app_slug}, but "
             f"this wizard is for {expected_app} (WIZARD_EXPECTED_APP_SLUG). Check that "

@@ -109,6 +109,8 @@ def start():
 @bp.get("/detect")
 def detect():
     """Ask the Replicated SDK in the cluster; on any failure, say why and offer the other ways."""
+    if _from_another_site():
+        return redirect(url_for("setup.start"))
     sdk_url = current_app.config["WIZARD_REPLICATED_SDK_URL"]
     if not sdk_url:
         raise StartAgain(
@@ -208,9 +210,17 @@ def choose():
     return render_template("setup/choose.html", form=form, options=options)
 
 
+def _from_another_site():
+    """A GET that starts a new draft, followed from another site's link (the Lax cookie comes
+    along): it must not throw away the admin's answers. The start page lets them choose."""
+    return request.headers.get("Sec-Fetch-Site") == "cross-site"
+
+
 @bp.get("/manual")
 def manual():
     """Type the ids, without a license file."""
+    if _from_another_site():
+        return redirect(url_for("setup.start"))
     save_draft(Draft("manual"))
     return redirect(url_for("setup.details"))
 

@@ -54,16 +54,17 @@ def retry_after(client, now=None):
     return waits[client], waits[ALL_CLIENTS]
 
 
-def record_failure(client, now=None):
-    """Count one wrong token from this client and from all clients together; a window older
-    than WINDOW starts again, and windows that have passed are removed."""
+def record_failure(client, now=None, everyone=True):
+    """Count one wrong token from this client and (unless `everyone` is false, once all clients
+    together have reached their ceiling) from all clients together; a window older than WINDOW
+    starts again, and windows that have passed are removed."""
     now = now or datetime.now(UTC)
     cutoff = sa.literal(now - WINDOW, UTCDateTime())
     stale = FAILURES.c.window_started_at < cutoff
     options = {SQLITE_BEGIN_IMMEDIATE: True}
     with db.engine.connect().execution_options(**options) as connection, connection.begin():
         connection.execute(FAILURES.delete().where(stale))
-        for key in (client, ALL_CLIENTS):
+        for key in (client, ALL_CLIENTS) if everyone else (client,):
             statement = dialect_insert(connection.dialect.name, FAILURES).values(
                 client_address=key, window_started_at=now, failures=1
             )
