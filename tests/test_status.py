@@ -1,5 +1,7 @@
 """The status page and GET /api/v1/status, for anyone and for the admin."""
 
+import re
+
 import pytest
 
 from tests.helpers import ADMIN_TOKEN, BEARER, LICENSE_ID, csrf_token_from
@@ -43,7 +45,23 @@ def test_public_status_page_shows_no_ids(client, identified):
     page = client.get("/status").text
     assert "This installation is identified" in page
     assert "Unlock to see the details or change them" in page
-    assert 'href="/setup/unlock?next=/status"' in page
+    assert 'href="/setup/unlock"' in page
+
+
+def test_unlocking_from_the_public_status_page_comes_back_to_it_under_a_prefix(app, identified):
+    prefix = {"SCRIPT_NAME": "/admin/license"}
+    page = app.test_client().get("/status", environ_overrides=prefix).text
+    links = re.findall(r'href="/admin/license(/setup/unlock[^"]*)"', page)
+    assert len(links) == 2, "the menu's Unlock and the page's own"
+    for link in links:
+        client = app.test_client()  # a browser of its own for each link
+        form = client.get(link, environ_overrides=prefix).text
+        unlocked = client.post(
+            link,
+            data={"token": ADMIN_TOKEN, "csrf_token": csrf_token_from(form)},
+            environ_overrides=prefix,
+        )
+        assert unlocked.headers["Location"] == "/admin/license/status", link
     assert "acme-customer" not in page
     assert "instance-1" not in page
     assert "PJcq" not in page
