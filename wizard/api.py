@@ -24,7 +24,7 @@ from .identity import (
     status_document,
 )
 from .licenses import LicenseError, LicensePolicy
-from .security import SAFE_METHODS, csrf
+from .security import SAFE_METHODS, csrf, from_another_site
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # checked below, where a session (not a bearer token) makes the call
@@ -45,7 +45,7 @@ def require_the_admin_for_writes():
         return
     if not is_admin():
         raise Unauthorized("Send the admin token as `Authorization: Bearer <token>`.")
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+    if from_another_site():
         raise Forbidden("This request came from another site, so it was refused.")
     csrf.protect()
 

@@ -328,6 +328,19 @@ class UnsafeDatabaseFile(ValueError):
     """A SQLite file the wizard will not use: a link, another user's, or writable by others."""
 
 
+def _unsafe(info):
+    """Why a file of this `os.stat` result is not one to trust, or None."""
+    if stat.S_ISLNK(info.st_mode):
+        return "is a link"
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a plain file"
+    if info.st_uid != os.geteuid():
+        return "belongs to another user"
+    if info.st_mode & 0o022:
+        return "may be changed by other users"
+    return None
+
+
 def private_sqlite_files(database, create=True):
     """Create the SQLite file private to its owner (0600) before SQLite opens it: SQLite gives
     its -wal and -shm files the database file's mode, and the file holds the license id. An
@@ -348,17 +361,7 @@ def private_sqlite_files(database, create=True):
             continue
         try:
             info = os.fstat(fd)
-            problem = (
-                "is a link"
-                if stat.S_ISLNK(info.st_mode)
-                else "is not a plain file"
-                if not stat.S_ISREG(info.st_mode)
-                else "belongs to another user"
-                if info.st_uid != os.geteuid()
-                else "may be changed by other users"
-                if info.st_mode & 0o022
-                else None
-            )
+            problem = _unsafe(info)
             if problem:
                 raise UnsafeDatabaseFile(
                     f"The SQLite file {name} {problem}: the wizard does not use it. Put the "

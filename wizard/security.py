@@ -15,6 +15,12 @@ PROXY_FIX_KEYS = ("for", "proto", "host", "port", "prefix")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
+def from_another_site():
+    """True when the browser says another site sent this request (Sec-Fetch-Site): a form, a
+    fetch, or a link followed from a page elsewhere."""
+    return request.headers.get("Sec-Fetch-Site") == "cross-site"
+
+
 def parse_proxy_fix(setting):
     """Parse WIZARD_PROXY_FIX, `for=1,proto=1,host=1,prefix=1` (or one number for all)."""
     if not setting:
@@ -191,7 +197,7 @@ def init_app(app):
         if bearer_token() is not None:
             authenticate_bearer()
             return
-        if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        if from_another_site():
             raise Forbidden("This form was sent from another site, so it was refused.")
         csrf.protect()
 

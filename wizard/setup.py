@@ -31,6 +31,7 @@ from .identity import (
     save_identity,
 )
 from .licenses import LicenseError, LicensePolicy, document_label
+from .security import from_another_site
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 bp.before_request(require_admin)
@@ -109,7 +110,7 @@ def start():
 @bp.get("/detect")
 def detect():
     """Ask the Replicated SDK in the cluster; on any failure, say why and offer the other ways."""
-    if _from_another_site():
+    if from_another_site():
         return redirect(url_for("setup.start"))
     sdk_url = current_app.config["WIZARD_REPLICATED_SDK_URL"]
     if not sdk_url:
@@ -210,16 +211,15 @@ def choose():
     return render_template("setup/choose.html", form=form, options=options)
 
 
-def _from_another_site():
-    """A GET that starts a new draft, followed from another site's link (the Lax cookie comes
-    along): it must not throw away the admin's answers. The start page lets them choose."""
-    return request.headers.get("Sec-Fetch-Site") == "cross-site"
+# /setup/manual and /setup/detect start a new draft on a GET (they are links on the start page).
+# Followed from another site's link, the Lax cookie comes along: they send the admin to the
+# start page instead of throwing away the answers.
 
 
 @bp.get("/manual")
 def manual():
     """Type the ids, without a license file."""
-    if _from_another_site():
+    if from_another_site():
         return redirect(url_for("setup.start"))
     save_draft(Draft("manual"))
     return redirect(url_for("setup.details"))
