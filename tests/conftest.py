@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from tests.helpers import (
+from tests.support import (
     ADMIN_TOKEN,
     POSTGRES_ADMIN_URL,
     AdminActions,
@@ -21,7 +21,7 @@ from tests.helpers import (
 )
 from wizard import create_app
 from wizard.cli import main as cli_main
-from wizard.database import db
+from wizard.db import db
 from wizard.schema import upgrade_schema
 
 
@@ -224,7 +224,7 @@ def start_server(tmp_path):
 @pytest.fixture
 def fake_sdk():
     """Start Replicated SDKs on loopback that answer in a given way (`current` by default)."""
-    from tests.fake_sdk import FakeSdk
+    from tests.support.fake_sdk import FakeSdk
 
     servers = []
 
@@ -241,7 +241,7 @@ def fake_sdk():
 @pytest.fixture(scope="session")
 def chromium():
     """Debian's Chromium driven by Playwright; a failure under REQUIRE_BROWSER=1, else a skip."""
-    from tests.browser_support import launch_chromium
+    from tests.support.browser import launch_chromium
 
     yield from launch_chromium()
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.helpers import (
+from tests.support import (
     BEARER,
     LICENSE_ID,
     assert_nothing_saved,
@@ -13,9 +13,14 @@ from tests.helpers import (
     fixture,
     recent_changes,
 )
-from tests.license_factory import base_spec, signed_license, to_yaml, write_global_public_key
-from wizard.id_rule import RULE
+from tests.support.license_factory import (
+    base_spec,
+    signed_license,
+    to_yaml,
+    write_global_public_key,
+)
 from wizard.identity import Actor, save_identity
+from wizard.ids import RULE
 
 
 def put(client, body, headers=BEARER, **kwargs):

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from tests.browser_support import Visit
-from tests.helpers import FIXTURES
+from tests.support import FIXTURES
+from tests.support.browser import Visit
 
 # The pages are the subject here; storage is tested on both engines elsewhere.
 pytestmark = [
@@ -21,7 +21,7 @@ def server(env, start_server):
 
 @pytest.fixture
 def visit(chromium, server, request):
-    from tests.helpers import ADMIN_TOKEN
+    from tests.support import ADMIN_TOKEN
 
     def open_tab(javascript=True, width=1100):
         context = chromium.new_context(
@@ -37,8 +37,8 @@ def visit(chromium, server, request):
 
 
 def _status(server):
-    from tests.helpers import ADMIN_TOKEN
-    from tests.http_client import Browser
+    from tests.support import ADMIN_TOKEN
+    from tests.support.http_client import Browser
 
     return (
         Browser(server.url)
@@ -89,7 +89,7 @@ def test_whole_wizard_by_pasting_the_v1beta2_license(visit, server):
 def test_whole_wizard_by_typing_the_ids(visit, server):
     tab = visit()
     page = tab.page
-    page.get_by_role("link", name="Type the IDs").click()
+    page.get_by_role("button", name="Type the IDs").click()
     tab.shot("manual")
     assert page.evaluate("document.activeElement.id") == "customer_id", "typing starts at once"
     page.get_by_label("Customer ID").fill("acme")
@@ -199,10 +199,13 @@ def test_pages_fit_a_phone_and_a_narrow_iframe(visit, server):
     for path, name in [
         ("/setup/", "start-phone"),
         ("/setup/upload", "upload-phone"),
-        ("/setup/manual", "manual-phone"),
+        ("/setup/details", "manual-phone"),
         ("/status", "status-phone"),
     ]:
-        tab.goto(path, name)
+        if path == "/setup/details":
+            tab.start("Type the IDs", name)
+        else:
+            tab.goto(path, name)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways on a phone"
         lines = page.evaluate(
@@ -214,8 +217,8 @@ def test_pages_fit_a_phone_and_a_narrow_iframe(visit, server):
 def test_detecting_from_the_replicated_sdk_in_every_case(chromium, env, start_server, request):
     import time
 
-    from tests.fake_sdk import INSTANCE_ID, FakeSdk
-    from tests.helpers import ADMIN_TOKEN
+    from tests.support import ADMIN_TOKEN
+    from tests.support.fake_sdk import INSTANCE_ID, FakeSdk
 
     sdk = FakeSdk("current")
     try:
@@ -239,7 +242,7 @@ def test_detecting_from_the_replicated_sdk_in_every_case(chromium, env, start_se
         ]:
             sdk.mode = mode
             started = time.monotonic()
-            tab.page.get_by_role("link", name="Detect from Replicated").click()
+            tab.page.get_by_role("button", name="Detect from Replicated").click()
             tab.page.wait_for_load_state()
             tab.shot(f"detect-{mode}")
             assert time.monotonic() - started < 4, f"{mode}: the page hung"
@@ -247,13 +250,13 @@ def test_detecting_from_the_replicated_sdk_in_every_case(chromium, env, start_se
             assert tab.page.get_by_role("link", name="Upload the license file").is_visible()
 
         sdk.mode = "mock"
-        tab.page.get_by_role("link", name="Detect from Replicated").click()
+        tab.page.get_by_role("button", name="Detect from Replicated").click()
         tab.shot("detect-mock")
         assert tab.page.get_by_text("Integration mode").is_visible()
 
         sdk.mode = "old"
         tab.goto("/setup/", "start-again")
-        tab.page.get_by_role("link", name="Detect from Replicated").click()
+        tab.page.get_by_role("button", name="Detect from Replicated").click()
         tab.shot("detect-old-sdk")
         assert tab.page.get_by_label("Instance ID").input_value() == INSTANCE_ID
         tab.page.get_by_label("Customer ID").fill("typed-for-old-sdk")

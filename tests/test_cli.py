@@ -7,10 +7,15 @@ import stat
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import FIXTURES, LICENSE_ID, recent_changes
-from tests.license_factory import base_spec, signed_license, to_yaml, write_global_public_key
-from wizard.database import db
-from wizard.id_rule import RULE
+from tests.support import FIXTURES, LICENSE_ID, recent_changes
+from tests.support.license_factory import (
+    base_spec,
+    signed_license,
+    to_yaml,
+    write_global_public_key,
+)
+from wizard.db import db
+from wizard.ids import RULE
 
 
 @pytest.fixture
@@ -109,7 +114,7 @@ def test_status_json_is_what_an_admin_sees(runner):
     assert "1vusOokxAVp1tkRGuyxnF23PJcq" not in result.output
     assert document["updated_at"].endswith("+00:00")
     human = runner("status").output
-    assert re.search(r"\(since \d+ \w{3} \d{4}, \d\d:\d\d UTC\)$", human.strip()), human
+    assert re.search(r"\(since \d{4}-\d\d-\d\d \d\d:\d\d UTC\)$", human.strip()), human
 
 
 def test_status_json_before_anything_is_saved(runner):

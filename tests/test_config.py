@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from wizard.config import InsecureFile, default_instance_path, read_or_create_secret
-from wizard.database import UnsafeDatabaseFile
+from wizard.db import UnsafeDatabaseFile
 from wizard.schema import upgrade_schema
 
 NOBODY = 65534
@@ -67,7 +67,7 @@ def test_a_planted_link_is_refused_and_rotation_never_writes_through_one(folder,
     with pytest.raises(InsecureFile, match="is a symbolic link"):
         read_or_create_secret(folder, "admin_token")
 
-    from wizard.admin_token import rotate_admin_token
+    from wizard.admin.token import rotate_admin_token
 
     rotate_admin_token(folder)
     assert victim.read_text() == "root's own file\n", "the link was replaced, not followed"
@@ -114,7 +114,7 @@ def test_the_sqlite_database_and_its_journal_are_private(tmp_path, make_app):
             "wizard.db-shm": 0o600,
             "wizard.db.migrate-lock": 0o600,
         }
-        from wizard.database import db
+        from wizard.db import db
 
         db.engine.dispose()
 
@@ -128,7 +128,7 @@ def test_an_older_world_readable_database_is_made_private(tmp_path, make_app):
     app = make_app(WIZARD_DATABASE_URL=f"sqlite:///{path}")
     with app.app_context():
         upgrade_schema()
-        from wizard.database import db
+        from wizard.db import db
 
         db.engine.dispose()
     assert mode(path) == 0o600

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.browser_support import SCREENSHOTS
-from tests.helpers import ADMIN_TOKEN, BEARER, FIXTURES, free_port, saved_identity
-from tests.nginx import PREFIX, WIZARD_LOCATION, Nginx, need_nginx, self_signed_certificate
+from tests.support import ADMIN_TOKEN, BEARER, FIXTURES, free_port, saved_identity
+from tests.support.browser import SCREENSHOTS
+from tests.support.nginx import PREFIX, WIZARD_LOCATION, Nginx, need_nginx, self_signed_certificate
 
 pytestmark = [
     pytest.mark.slow,
@@ -181,7 +181,7 @@ def test_an_expired_link_unlocks_nothing(console_site, chromium, app):
     site = console_site()
     link = site.api("POST", "/api/v1/unlock-link", {"next": "/setup/"})
     with app.app_context():
-        from wizard.database import db
+        from wizard.db import db
 
         with db.engine.begin() as connection:
             connection.execute(

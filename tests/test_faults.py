@@ -6,9 +6,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import ADMIN_TOKEN, BEARER, FIXTURES, csrf_token_from, hidden
-from tests.http_client import Browser
-from tests.tcp_proxy import TcpProxy
+from tests.support import ADMIN_TOKEN, BEARER, FIXTURES, csrf_token_from, hidden
+from tests.support.http_client import Browser
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import BEARER, AdminActions, Wizard, csrf_token_from, hidden, recent_changes
-from wizard import throttle
+from tests.support import BEARER, AdminActions, Wizard, csrf_token_from, hidden, recent_changes
+from wizard.admin import throttle
 from wizard.identity import Actor, load_identity, save_identity
 
 pytestmark = pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
-from tests.browser_support import Visit, complete_the_wizard_under
-from tests.helpers import ADMIN_TOKEN, LICENSE_ID, free_port
 from tests.host_app.web import HOME, PREFIX
-from tests.http_client import Browser
+from tests.support import ADMIN_TOKEN, LICENSE_ID, free_port
+from tests.support.browser import Visit, complete_the_wizard_under
+from tests.support.http_client import Browser
 from wizard.identity import Actor, save_identity
 from wizard.models import TelemetryIdentity
 

@@ -8,8 +8,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import LICENSE_ID
-from wizard.database import db
+from tests.support import LICENSE_ID
+from wizard.db import db
 from wizard.identity import (
     Actor,
     CustomerIdProblem,

@@ -13,8 +13,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.helpers import FIXTURES, fixture
-from tests.license_factory import base_spec, signed_license, to_yaml, write_global_public_key
+from tests.support import FIXTURES, fixture
+from tests.support.license_factory import (
+    base_spec,
+    signed_license,
+    to_yaml,
+    write_global_public_key,
+)
 from wizard.licenses import Reason, load_trusted_keys, verify_license
 
 PRODUCTION = load_trusted_keys("production")
@@ -428,7 +433,7 @@ def test_every_license_of_a_file_is_offered_and_the_others_ignored(keys):
     first = signed_license(base_spec(customerName="First"))
     second = signed_license(base_spec(customerName="Second", licenseID="2Second0License0000000000"))
     data = to_yaml({"kind": "ConfigMap", "apiVersion": "v1"}, first, second)
-    verdicts = [verify_license(data, keys, choice=i) for i in (0, 1)]
+    verdicts = [verify_license(data, keys, number=n) for n in (1, 2)]
     assert [v.license.customer_name for v in verdicts] == ["First", "Second"]
 
 

@@ -6,8 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.helpers import fixture
-from tests.license_factory import base_spec, signed_license, to_yaml, write_global_public_key
+from tests.support import fixture
+from tests.support.license_factory import (
+    base_spec,
+    signed_license,
+    to_yaml,
+    write_global_public_key,
+)
 from wizard.licenses import (
     Reason,
     license_documents,
@@ -219,7 +224,7 @@ def test_a_file_with_several_documents_yields_its_licenses(test_keys):
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}}
     data = to_yaml(service, first, second)
     assert [d["spec"]["customerName"] for d in license_documents(data)] == ["First", "Second"]
-    assert verify_license(data, test_keys, choice=1).license.customer_name == "Second"
+    assert verify_license(data, test_keys, number=2).license.customer_name == "Second"
     assert verify_license(data, test_keys).license.customer_name == "First"
 
 

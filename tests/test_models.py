@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import LICENSE_ID
-from wizard.database import db
+from tests.support import LICENSE_ID
+from wizard.db import db
 from wizard.models import TelemetryIdentity
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import Visit, complete_the_wizard_under
-from tests.helpers import ADMIN_TOKEN, FIXTURES, LICENSE_ID, csrf_token_from, free_port
-from tests.http_client import Browser
-from tests.nginx import PREFIX, WIZARD_LOCATION, Nginx, need_nginx
+from tests.support import ADMIN_TOKEN, FIXTURES, LICENSE_ID, csrf_token_from, free_port
+from tests.support.browser import Visit, complete_the_wizard_under
+from tests.support.http_client import Browser
+from tests.support.nginx import PREFIX, WIZARD_LOCATION, Nginx, need_nginx
 
 pytestmark = [
     pytest.mark.slow,
@@ -76,7 +76,7 @@ def test_the_api_works_through_the_prefix(proxied):
 def test_every_redirect_stays_under_the_prefix(proxied):
     base, _ = proxied()
     client = Browser(base)
-    for path in ("/", "/setup/", "/setup/upload", "/setup/manual"):
+    for path in ("/", "/setup/", "/setup/upload", "/setup/paste"):
         response = client.get(PREFIX + path)
         assert response.status == 302
         assert response.headers["Location"].startswith(f"{PREFIX}/"), path

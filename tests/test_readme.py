@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port
-from tests.http_client import Browser
+from tests.support import free_port
+from tests.support.http_client import Browser
 
 pytestmark = pytest.mark.slow
 
@@ -109,7 +109,7 @@ def test_the_readme_run_command_serves_and_the_cli_sets_the_identity(tmp_path):
         token = (instance / "admin_token").read_text().strip()
         form = browser.get("/setup/unlock")
         assert str(instance / "admin_token") in form.text, "the unlock page names the file"
-        from tests.helpers import csrf_token_from
+        from tests.support import csrf_token_from
 
         unlocked = browser.post(
             "/setup/unlock", {"token": token, "csrf_token": csrf_token_from(form.text)}

@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 
-from tests.helpers import ADMIN_TOKEN
 from tests.host_app.models import HostBase
-from wizard.database import db
+from tests.support import ADMIN_TOKEN
+from wizard.db import db
 from wizard.identity import Actor, load_identity, save_identity
 from wizard.schema import (
     VERSION_TABLE,

@@ -9,8 +9,7 @@ import urllib.request
 
 import pytest
 
-from tests.fake_sdk import INSTANCE_ID, LICENSE_ID
-from tests.helpers import (
+from tests.support import (
     FIXTURES,
     AdminActions,
     Wizard,
@@ -19,8 +18,9 @@ from tests.helpers import (
     saved_identity,
     saved_summary,
 )
+from tests.support.fake_sdk import INSTANCE_ID, LICENSE_ID
 from wizard.identity import Actor, save_identity
-from wizard.sdk import SdkError, detect
+from wizard.licenses.sdk import SdkError, detect
 
 
 def test_a_current_sdk_gives_every_id_and_the_license_facts(fake_sdk):
@@ -188,7 +188,7 @@ def test_the_wizard_offers_detection_only_when_configured(client, admin, sdk_cli
 
 def test_detect_fills_the_details_then_the_same_review_and_save(app, sdk_client, fake_sdk):
     client = sdk_client(fake_sdk().url)
-    details = client.get("/setup/detect", follow_redirects=True)
+    details = Wizard(client).detect()
     assert details.request.path == "/setup/details"
     assert "Found by the Replicated SDK" in details.text
     assert "Acme From SDK" in details.text
@@ -205,7 +205,7 @@ def test_detect_fills_the_details_then_the_same_review_and_save(app, sdk_client,
 
 def test_detect_with_an_older_sdk_asks_for_the_customer_id(app, sdk_client, fake_sdk):
     client = sdk_client(fake_sdk("old").url)
-    details = client.get("/setup/detect", follow_redirects=True)
+    details = Wizard(client).detect()
     assert 'id="customer_id"' in details.text, "the customer id is asked for"
     page = Wizard(client).details(instance_id=INSTANCE_ID, customer_id="")
     assert "Customer ID must not be blank" in page.text
@@ -213,7 +213,7 @@ def test_detect_with_an_older_sdk_asks_for_the_customer_id(app, sdk_client, fake
 
 def test_integration_mode_is_said_on_details_and_review(app, sdk_client, fake_sdk):
     client = sdk_client(fake_sdk("mock").url)
-    details = client.get("/setup/detect", follow_redirects=True)
+    details = Wizard(client).detect()
     assert "Integration mode" in details.text
     review = Wizard(client).details(instance_id=INSTANCE_ID)
     assert "Integration mode" in review.text
@@ -227,7 +227,7 @@ def test_an_sdk_of_another_application_is_refused_as_its_license_file_would_be(
         WIZARD_REPLICATED_SDK_URL=url, WIZARD_EXPECTED_APP_SLUG="cluster-admin"
     ).test_client()
     AdminActions(client).unlock()
-    page = client.get("/setup/detect", follow_redirects=True)
+    page = Wizard(client).detect()
     assert page.request.path == "/setup/"
     assert "serves the application my-app, but this wizard is for cluster-admin" in page.text
     settings.update(WIZARD_REPLICATED_SDK_URL=url, WIZARD_EXPECTED_APP_SLUG="cluster-admin")
@@ -250,7 +250,7 @@ def test_an_sdk_that_names_no_application_is_refused_when_one_is_expected(
 
 def test_an_expired_license_reported_by_the_sdk_is_said_before_saving(app, sdk_client, fake_sdk):
     client = sdk_client(fake_sdk("expired").url)
-    details = client.get("/setup/detect", follow_redirects=True)
+    details = Wizard(client).detect()
     assert "This license expired on 1 Jan 2020, 00:00 UTC" in details.text
     assert "(expired)" in details.text and "days left" not in details.text
 
@@ -261,7 +261,7 @@ def test_detect_failures_show_a_message_and_keep_the_other_ways_open(
 ):
     client = sdk_client(fake_sdk(mode).url)
     started = time.monotonic()
-    page = client.get("/setup/detect", follow_redirects=True)
+    page = Wizard(client).detect()
     assert time.monotonic() - started < 1.5
     assert page.status_code == 200 and page.request.path == "/setup/"
     assert "Replicated SDK" in page.text and "upload, paste or type" in page.text
@@ -368,7 +368,9 @@ def test_slow_detections_leave_pages_and_health_checks_answering(env, start_serv
     bearer = {"Authorization": f"Bearer {env['WIZARD_ADMIN_TOKEN']}"}
 
     def detect_page():
-        request = urllib.request.Request(server.url + "/setup/detect", headers=bearer)
+        request = urllib.request.Request(
+            server.url + "/setup/detect", data=b"", headers=bearer, method="POST"
+        )
         with contextlib.suppress(OSError):
             urllib.request.urlopen(request, timeout=20).read()  # noqa: S310
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import (
+from tests.support import (
     ADMIN_TOKEN,
     BEARER,
     AdminActions,
@@ -18,9 +18,9 @@ from tests.helpers import (
     saved_identity,
 )
 from wizard import create_app
-from wizard.database import db
+from wizard.admin.throttle import client_key
+from wizard.db import db
 from wizard.identity import Actor, save_identity
-from wizard.throttle import client_key
 
 
 @pytest.fixture

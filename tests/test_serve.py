@@ -9,7 +9,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import (
+from tests.support import (
     ADMIN_TOKEN,
     BEARER,
     Server,
@@ -18,7 +18,7 @@ from tests.helpers import (
     free_port,
     saved_identity,
 )
-from tests.http_client import Browser
+from tests.support.http_client import Browser
 
 pytestmark = pytest.mark.slow
 

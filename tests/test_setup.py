@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.helpers import (
+from tests.support import (
     LICENSE_ID,
     AdminActions,
     Wizard,
@@ -15,9 +15,14 @@ from tests.helpers import (
     recent_changes,
     saved_identity,
 )
-from tests.license_factory import base_spec, signed_license, to_yaml, write_global_public_key
-from wizard.id_rule import RULE
+from tests.support.license_factory import (
+    base_spec,
+    signed_license,
+    to_yaml,
+    write_global_public_key,
+)
 from wizard.identity import Actor, save_identity
+from wizard.ids import RULE
 
 OTHER_LICENSE_ID = "2Other0License0Id000000WXYZ"
 
@@ -43,8 +48,13 @@ def instance_id_in(page):
 
 
 def test_the_wizard_needs_the_admin(client):
-    for path in ("/setup/", "/setup/upload", "/setup/paste", "/setup/manual", "/setup/review"):
+    for path in ("/setup/", "/setup/upload", "/setup/paste", "/setup/review"):
         response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"] == f"/setup/unlock?next={path}"
+    token = csrf_token_from(client.get("/setup/unlock").text)
+    for path in ("/setup/manual", "/setup/detect"):
+        response = client.post(path, data={"csrf_token": token})
         assert response.status_code == 302
         assert response.headers["Location"] == f"/setup/unlock?next={path}"
 
@@ -149,7 +159,7 @@ def test_another_app_is_refused_when_an_app_is_expected(make_app):
         (b"apiVersion: apps/v1\nkind: Deployment\n", "deploy.yaml", "it holds a Deployment"),
         (bytes(range(256)), "junk.yaml", "not text"),
         (b"kind: License\n", "license.txt", "must be a .yaml or .yml file"),
-        (b"", "empty.yaml", "This file is empty"),
+        (b"", "empty.yaml", "This is empty"),
     ],
 )
 def test_files_that_are_not_licenses_are_refused_clearly(app, wizard, data, filename, message):
@@ -159,9 +169,10 @@ def test_files_that_are_not_licenses_are_refused_clearly(app, wizard, data, file
     assert_nothing_saved(app)
 
 
-def test_pasted_text_is_called_text(wizard):
+def test_pasted_text_is_not_called_a_file(wizard):
     page = wizard.paste("apiVersion: apps/v1\nkind: Deployment\n")
-    assert "This text is not a Replicated license" in page.text
+    assert "License text: This is not a Replicated license" in page.text
+    assert "This file" not in page.text
 
 
 @pytest.mark.parametrize(
@@ -231,7 +242,7 @@ def test_generate_is_refused_and_not_offered_when_the_sdk_gave_the_instance_id(m
     app = make_app(WIZARD_REPLICATED_SDK_URL=fake_sdk().url)
     client = app.test_client()
     AdminActions(client).unlock()
-    details = client.get("/setup/detect", follow_redirects=True)
+    details = Wizard(client).detect()
     assert "Generate a new instance ID" not in details.text
     refused = Wizard(client).details(button="generate_instance_id", customer_id="c")
     assert refused.status_code == 422
@@ -280,9 +291,9 @@ def test_a_file_with_several_licenses_shows_each_verdict_before_the_choice(custo
     assert page.text.count("disabled") == 1, "the expired one cannot be chosen"
     unchosen = custom_wizard.choose(None)
     assert "Which license?" in unchosen.text and "error-summary" in unchosen.text
-    expired = custom_wizard.choose(1)
+    expired = custom_wizard.choose(2)
     assert "That one cannot be used" in expired.text
-    details = custom_wizard.choose(2)
+    details = custom_wizard.choose(3)
     assert details.request.path == "/setup/details"
     assert "Second Co" in details.text
     assert "cust-2" in details.text and "from the license" in details.text
@@ -335,9 +346,13 @@ def test_a_license_for_another_customer_never_inherits_the_old_customer_id(
 def test_a_link_from_another_site_never_throws_the_answers_away(app, wizard):
     wizard.manual()
     wizard.details(customer_id="typed-here", instance_id="instance-here")
+    token = csrf_token_from(wizard.client.get("/setup/").text)
     for path in ("/setup/manual", "/setup/detect"):
-        followed = wizard.client.get(path, headers={"Sec-Fetch-Site": "cross-site"})
-        assert followed.headers["Location"] == "/setup/", path
+        assert wizard.client.get(path).status_code == 405, "no GET starts a new draft"
+        sent = wizard.client.post(
+            path, data={"csrf_token": token}, headers={"Sec-Fetch-Site": "cross-site"}
+        )
+        assert sent.status_code == 403, path
     review = wizard.client.get("/setup/review")
     assert review.status_code == 200 and "typed-here" in review.text
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.helpers import ADMIN_TOKEN, BEARER, LICENSE_ID, csrf_token_from
+from tests.support import ADMIN_TOKEN, BEARER, LICENSE_ID, csrf_token_from
 from wizard.identity import Actor, save_identity
 
 

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from tests.browser_support import Visit
-from tests.helpers import ADMIN_TOKEN, BEARER, FIXTURES, fixture
-from tests.http_client import Browser
+from tests.support import ADMIN_TOKEN, BEARER, FIXTURES, fixture
+from tests.support.browser import Visit
+from tests.support.http_client import Browser
 
 pytestmark = [
     pytest.mark.slow,
@@ -75,7 +75,7 @@ def test_enter_in_every_field_means_the_steps_primary_action(tab, server, javasc
     assert path_of(first) == "/setup/"
 
     for field in ("Customer ID", "Instance ID", "License ID"):
-        first.goto("/setup/manual", f"manual-{field}")
+        first.start("Type the IDs", f"manual-{field}")
         page = first.page
         page.get_by_label("Customer ID", exact=True).fill("acme")
         page.get_by_label("Instance ID", exact=True).fill("typed-instance")
@@ -84,7 +84,7 @@ def test_enter_in_every_field_means_the_steps_primary_action(tab, server, javasc
         assert page.get_by_text("typed-instance").first.is_visible(), "never replaced"
 
     # The instance id the Replicated SDK reported survives Enter in the customer id.
-    first.goto("/setup/detect", "detected")
+    first.start("Detect from Replicated", "detected")
     detected = first.page.get_by_label("Instance ID", exact=True).input_value()
     assert first.page.get_by_role("button", name="Generate a new instance ID").count() == 0
     press_enter_in(first, "Instance ID", "enter-keeps-sdk-id")
@@ -201,7 +201,7 @@ def test_a_license_for_another_customer_says_so_and_never_keeps_the_old_customer
 def test_two_admins_saving_over_each_others_review(tab, server):
     mine, theirs = tab(), tab()
     for browser, customer in ((mine, "mine"), (theirs, "theirs")):
-        browser.goto("/setup/manual", "manual")
+        browser.start("Type the IDs", "manual")
         browser.page.get_by_label("Customer ID", exact=True).fill(customer)
         browser.page.get_by_label("Instance ID", exact=True).fill(f"instance-{customer}")
         browser.click("Review", "review")
@@ -260,7 +260,7 @@ def test_every_page_at_desktop_and_phone_width(tab, server, tmp_path, width, jav
     check("review")
     first.click("Save", "status-admin")
     check("status-admin")
-    first.goto("/setup/manual", "manual")
+    first.start("Type the IDs", "manual")
     check("manual")
     page.get_by_label("Customer ID", exact=True).fill("acme-corp")
     page.get_by_label("Instance ID", exact=True).fill("3f2b8c1e-8d4a-4c9b-9e1f-2a7d6c5b4a39")

@@ -1,19 +1,25 @@
 """The Replicated setup wizard: tells an application who it is, for Replicated."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
+
+__all__ = ["create_app"]
 
 _PACKAGE = Path(__file__).parent
 
 
-def _asset_folder(name):
+def _asset_folder(name: str) -> str:
     """Find templates/ or static/: inside the package in a wheel, beside it in a checkout."""
     packaged = _PACKAGE / name
     return str(packaged if packaged.is_dir() else _PACKAGE.parent / name)
 
 
-def create_app(config=None, *, web=True):
+def create_app(config: Mapping[str, Any] | None = None, *, web: bool = True) -> Flask:
     """Create the wizard: settings from the environment (then `config`), extensions, blueprints.
 
     `web=False` gives the settings and the database alone, for commands that serve no page.
@@ -24,7 +30,7 @@ def create_app(config=None, *, web=True):
         read_or_create_secret,
         settings_from_env,
     )
-    from .database import configure_engine, db, engine_options
+    from .db import configure_engine, db, engine_options
 
     config = dict(config or {})
     instance_path = config.get("WIZARD_INSTANCE_PATH") or instance_path_from_env()
@@ -57,13 +63,12 @@ def create_app(config=None, *, web=True):
     if not web:
         return app
 
-    from . import api, auth, errors, filters, health, security, setup, status
+    from . import admin, api, setup, status
+    from . import web as web_layer
 
-    security.init_app(app)
-    auth.init_app(app)
-    errors.init_app(app)
-    filters.init_app(app)
-    for blueprint in (health.bp, auth.bp, status.bp, setup.bp, api.bp):
+    web_layer.init_app(app)
+    admin.init_app(app)
+    for blueprint in (status.bp, setup.bp, api.bp):
         app.register_blueprint(blueprint)
-    app.wsgi_app = health.Liveness(app.wsgi_app)
+    web_layer.serve_liveness_first(app)
     return app

@@ -1,81 +1,69 @@
 """The JSON API under /api/v1: the status for anyone, and for the admin every write the
-wizard can do. Errors are JSON here, never HTML."""
+wizard can do (the write guard checks them all). Errors are JSON here, never HTML."""
+
+from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, current_app, json, request, url_for
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, Forbidden, UnsupportedMediaType
 
-from . import admin_sessions
-from .admin_token import token_fingerprint
-from .auth import admin_credential, authenticate_bearer, bearer_token, is_admin, safe_next
+from .admin import admin_credential, bearer_token, csrf, is_admin, safe_next
+from .admin.sessions import create_link
+from .admin.token import token_fingerprint
 from .forms import IdentityApiForm, LicenseImportApiForm
 from .identity import (
     UNCHANGED,
     Actor,
     CustomerIdProblem,
     InvalidValue,
+    SavedIdentity,
+    Source,
     customer_id_for,
     load_identity,
     load_status,
     load_summary,
     save_identity,
-    status_document,
+    status_json,
 )
-from .licenses import LicenseError, LicensePolicy
-from .security import SAFE_METHODS, csrf, from_another_site
+from .licenses import LicenseError, LicensePolicy, NeedsChoice, Verdict
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)  # checked below, where a session (not a bearer token) makes the call
+csrf.exempt(bp)  # the write guard checks a session's CSRF token itself, after the bearer token
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
-
-@bp.before_request
-def require_the_admin_for_writes():
-    """Every write needs the admin. A script sends the admin token as a bearer token (checked in
-    every mode, WIZARD_AUTH=none too). Without one it is a browser's write: it needs the admin
-    session (or WIZARD_AUTH=none) and the session's CSRF token, and never comes from another
-    site, so a page elsewhere cannot make the admin's browser write here."""
-    if request.method in SAFE_METHODS or request.routing_exception is not None:
-        return
-    if bearer_token() is not None:
-        authenticate_bearer()
-        return
-    if not is_admin():
-        raise Unauthorized("Send the admin token as `Authorization: Bearer <token>`.")
-    if from_another_site():
-        raise Forbidden("This request came from another site, so it was refused.")
-    csrf.protect()
+Json = dict[str, Any]
 
 
-def _saved_document(saved):
+def _saved(saved: SavedIdentity) -> Json:
     """What a write answers: the identity just saved, as an admin's status shows it."""
-    return status_document(saved, load_summary(), admin=True)
+    return status_json(saved, load_summary(), admin=True)
 
 
-def _actor():
-    return Actor("api", who=admin_credential(), client_address=request.remote_addr)
+def _actor() -> Actor:
+    return Actor(Source.API, who=admin_credential(), client_address=request.remote_addr)
 
 
-def _unprocessable(errors, reason=None):
-    body = {"errors": errors}
+def _unprocessable(errors: dict[str, list[str]], reason: str | None = None) -> tuple[Json, int]:
+    body: Json = {"errors": errors}
     if reason is not None:
         body["reason"] = reason
     return body, 422
 
 
 @bp.get("/status")
-def status():
+def status() -> Json:
     """Whether the identity is set, and when it last changed; the admin gets the details."""
     if not is_admin():
-        return status_document(load_identity(), None, admin=False)
+        return status_json(load_identity(), None, admin=False)
     identity, summary, _ = load_status(changes=0)
-    return status_document(identity, summary, admin=True)
+    return status_json(identity, summary, admin=True)
 
 
-def _json_object():
+def _json_object() -> Json:
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json.")
     try:
@@ -92,17 +80,17 @@ def _json_object():
 
 
 @bp.put("/identity")
-def put_identity():
+def put_identity() -> Json | tuple[Json, int]:
     """Save the ids; a license_id left out is kept, a null one is cleared."""
     form = IdentityApiForm(_json_object())
     if not form.validate():
         return _unprocessable(form.all_errors)
     license_id = form.license_id.data if form.was_sent("license_id") else UNCHANGED
     saved = save_identity(form.customer_id.data, form.instance_id.data, license_id, actor=_actor())
-    return _saved_document(saved)
+    return _saved(saved)
 
 
-def _license_upload():
+def _license_upload() -> tuple[bytes | str | None, MultiDict[str, str]]:
     """The license file from a YAML body or the multipart field `license`, and the fields."""
     fields = MultiDict(request.args)
     mimetype = request.mimetype
@@ -120,33 +108,22 @@ def _license_upload():
     )
 
 
-def _choose_license(policy, data, number):
+def _chosen(data: bytes | str, number: int | None) -> Verdict | tuple[Json, int]:
     """The verdict on the license to save, or the 422 that says why there is none: a file of
     several licenses sent without license_number lists each with its verdict."""
     try:
-        documents = policy.documents(data)
+        return LicensePolicy.for_app(current_app).pick(data, number)
     except LicenseError as error:
-        return None, _unprocessable({"license": [error.message]}, reason=str(error.reason))
-    count = len(documents)
-    if number is None and count > 1:
-        body, status = _unprocessable(
-            {
-                "license_number": [
-                    f"This file holds {count} licenses: say which one to save with "
-                    f"license_number (1 to {count})."
-                ]
-            }
-        )
-        body["licenses"] = [policy.verify_document(document).as_json() for document in documents]
-        return None, (body, status)
-    if (number or 1) > count:
-        message = f"License number {number}: this file holds {count} license(s)."
-        return None, _unprocessable({"license_number": [message]})
-    return policy.verify_document(documents[(number or 1) - 1]), None
+        return _unprocessable({"license": [error.message]}, reason=str(error.reason))
+    except NeedsChoice as several:
+        body, status = _unprocessable({"license_number": [several.message("license_number")]})
+        if several.number is None:
+            body["licenses"] = [choice.verdict.as_json() for choice in several.choices]
+        return body, status
 
 
 @bp.post("/license")
-def post_license():
+def post_license() -> Json | tuple[Json, int]:
     """Verify a license file and save the identity it gives, with this installation's ids."""
     data, fields = _license_upload()
     form = LicenseImportApiForm(fields.to_dict())
@@ -157,12 +134,12 @@ def post_license():
         ]
         return _unprocessable(errors, reason="not_a_license")
     number = form.license_number.data if isinstance(form.license_number.data, int) else None
-    verdict, refusal = _choose_license(LicensePolicy.for_app(current_app), data, number)
-    if refusal is not None:
-        body, status = refusal
+    verdict = _chosen(data, number)
+    if not isinstance(verdict, Verdict):
+        body, status = verdict
         body["errors"] = {**body["errors"], **errors}  # the form's own words win
         return body, status
-    if not verdict.valid:
+    if not verdict.valid or verdict.license is None:
         return _unprocessable({**errors, "license": [verdict.message]}, reason=str(verdict.reason))
     lic = verdict.license
     customer_id = None
@@ -171,23 +148,23 @@ def post_license():
             customer_id = customer_id_for(lic.customer_id, form.customer_id.data)
         except CustomerIdProblem as problem:
             errors["customer_id"] = [f"Customer ID {problem}."]
-    if errors:
+    if errors or customer_id is None:
         return _unprocessable(errors, reason=str(verdict.reason))
     try:
         saved = save_identity(
             customer_id,
             form.instance_id.data,
             lic.license_id,
-            summary=lic.summary("api"),
+            summary=lic.summary(Source.API),
             actor=_actor(),
         )
     except InvalidValue as error:
         return _unprocessable({"license": [str(error)]}, reason="not_a_license")
-    return _saved_document(saved)
+    return _saved(saved)
 
 
 @bp.post("/unlock-link")
-def unlock_link():
+def unlock_link() -> Json | tuple[Json, int]:
     """A one-time link that opens the wizard unlocked, for a console that holds the admin token:
     valid for a minute, good for one browser session. Body (optional): {"next": "/setup/"}."""
     if bearer_token() is None:
@@ -196,7 +173,7 @@ def unlock_link():
     next_path = body.get("next", "/")
     if safe_next(next_path) is None or len(next_path) > 512:
         return _unprocessable({"next": ["next must be a path on this wizard, such as /setup/."]})
-    secret, expires_at = admin_sessions.create_link(token_fingerprint(), next_path)
+    secret, expires_at = create_link(token_fingerprint(), next_path)
     path = url_for("auth.unlock_link", secret=secret)
     return {
         "path": path,

@@ -10,9 +10,6 @@ from pathlib import Path
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 ADMIN_TOKEN_FILE = "admin_token"  # noqa: S105 - a file name, not a secret
 
-# A configured admin token shorter than this could be guessed despite the throttle.
-MIN_ADMIN_TOKEN_LENGTH = 24
-
 log = logging.getLogger("wizard")
 
 
@@ -77,16 +74,6 @@ def settings_from_env(instance_path):
         "WIZARD_SDK_TIMEOUT": _number_env("WIZARD_SDK_TIMEOUT", 5.0, kind=float, minimum=0.1),
         "MAX_CONTENT_LENGTH": _number_env("WIZARD_MAX_UPLOAD_BYTES", 1024 * 1024, minimum=1024),
     }
-
-
-def check_admin_token(token):
-    """Refuse a configured admin token too short to resist guessing, naming the variable."""
-    if token is not None and len(token) < MIN_ADMIN_TOKEN_LENGTH:
-        raise ValueError(
-            f"WIZARD_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters (this "
-            f"one has {len(token)}), so that it cannot be guessed. Make one with: python3 -c "
-            "'import secrets; print(secrets.token_urlsafe(32))'"
-        )
 
 
 # --- The instance folder and its secrets -----------------------------------------------------

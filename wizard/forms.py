@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 
-from .id_rule import InvalidId, clean_id
+from .ids import InvalidId, clean_id
 
 LICENSE_EXTENSIONS = (".yaml", ".yml")
 

@@ -2,17 +2,23 @@
 wizard's own bookkeeping (throttling, admin sessions, unlock links, drafts)."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .database import UTCDateTime, db, utcnow
-from .id_rule import MAX_ID_LENGTH as ID_LENGTH
-from .id_rule import InvalidId, clean_id, license_id_hint
+from .db import UTCDateTime, db, utcnow
+from .ids import MAX_ID_LENGTH as ID_LENGTH
+from .ids import checked_ids, license_id_hint
 
 
 class IdentityFacts:
     """What the identity says, the same for the model and for the rows the store reads."""
+
+    if TYPE_CHECKING:  # given by the model's columns, or the row's fields
+        customer_id: str | None
+        instance_id: str | None
+        license_id: str | None
 
     @property
     def has_customer_info(self) -> bool:
@@ -20,7 +26,7 @@ class IdentityFacts:
         return bool((self.customer_id or "").strip() and (self.instance_id or "").strip())
 
     @property
-    def license_id_hint(self):
+    def license_id_hint(self) -> str | None:
         """The license id as pages may show it: its last four characters."""
         return license_id_hint(self.license_id)
 
@@ -46,26 +52,17 @@ class TelemetryIdentity(IdentityFacts, db.Model):
 
     _OPTIONAL_FIELDS = frozenset({"license_id"})
 
-    def set_customer_info(self, customer_id: str, instance_id: str, **kwargs) -> None:
-        """Write both ids, and each optional id that is passed (None clears it)."""
+    def set_customer_info(self, customer_id: str, instance_id: str, **kwargs: str | None) -> None:
+        """Write both ids, and each optional id that is passed (None clears it). Every value is
+        checked by the one id rule before anything is written: ValueError (InvalidValue,
+        naming the field) for a bad one, TypeError for an unknown keyword."""
         unknown = sorted(set(kwargs) - self._OPTIONAL_FIELDS)
         if unknown:
             raise TypeError(f"set_customer_info() got unexpected keyword argument(s): {unknown}")
-        # Check everything before writing anything, so a bad value leaves the row as it was.
-        values = {"customer_id": customer_id, "instance_id": instance_id, **kwargs}
-        cleaned = {}
-        for name, value in values.items():
-            if value is None and name in self._OPTIONAL_FIELDS:
-                cleaned[name] = None
-                continue
-            try:
-                cleaned[name] = clean_id(value)
-            except InvalidId as error:
-                raise ValueError(f"{name} {error}") from None
-        for name, value in cleaned.items():
+        for name, value in checked_ids(customer_id, instance_id, **kwargs).items():
             setattr(self, name, value)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"<TelemetryIdentity customer_id={self.customer_id!r} instance_id={self.instance_id!r}>"
         )

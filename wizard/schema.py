@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from . import models  # noqa: F401 - the tables of db.metadata, which the CLI does not import
-from .database import database_problem, db
+from .db import database_problem, db
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
@@ -282,7 +282,7 @@ def identity_table_problems(inspector, dialect_name):
     return problems
 
 
-def check_schema(connection):
+def ensure_current_schema(connection):
     """Raise SchemaNotReady unless the database's schema is the code's newest revision."""
     try:
         current = connection.execute(sa.select(_WIZARD_VERSIONS.c.version_num)).scalar()

@@ -6,9 +6,10 @@ import os
 import time
 from pathlib import Path
 
-from .id_rule import InvalidId, clean_id
-from .identity import Actor, CustomerIdProblem, customer_id_for, seed_identity
-from .sdk import DEFAULT_TIMEOUT_SECONDS, SdkError, detect
+from .identity import Actor, CustomerIdProblem, Source, customer_id_for, seed_identity
+from .ids import InvalidId, clean_id
+from .licenses import LicenseError, NeedsChoice
+from .licenses.sdk import DEFAULT_TIMEOUT_SECONDS, SdkError, detect
 
 log = logging.getLogger("wizard.seed")
 
@@ -73,7 +74,15 @@ def plan_from_environment(policy, sdk_url, sdk_timeout=DEFAULT_TIMEOUT_SECONDS):
             raise SeedError(
                 f"WIZARD_LICENSE_FILE: cannot read {license_file}: {error.strerror}"
             ) from None
-        verdict = policy.verify(data)
+        try:
+            verdict = policy.pick(data)
+        except LicenseError as error:
+            raise SeedError(f"WIZARD_LICENSE_FILE: {error.message}") from None
+        except NeedsChoice as several:
+            raise SeedError(
+                f"WIZARD_LICENSE_FILE holds {len(several.choices)} licenses; give it a file of "
+                "one license"
+            ) from None
         if not verdict.valid:
             raise SeedError(f"WIZARD_LICENSE_FILE: {verdict.message}")
         lic = verdict.license
@@ -88,7 +97,7 @@ def plan_from_environment(policy, sdk_url, sdk_timeout=DEFAULT_TIMEOUT_SECONDS):
                 "license never holds the instance ID"
             )
         identity = (customer_id, instance_id, lic.license_id)
-        return identity, lic.summary("env"), Actor("env", who="WIZARD_LICENSE_FILE")
+        return identity, lic.summary(Source.ENV), Actor(Source.ENV, who="WIZARD_LICENSE_FILE")
 
     if detect_on_start and detect_on_start.lower() not in ("0", "false", "no"):
         if not sdk_url:
@@ -108,8 +117,8 @@ def plan_from_environment(policy, sdk_url, sdk_timeout=DEFAULT_TIMEOUT_SECONDS):
             log.warning("the Replicated SDK is in integration mode: these are mock IDs")
         return (
             identity,
-            found.as_license().summary("sdk"),
-            Actor("sdk", who="WIZARD_DETECT_ON_START"),
+            found.as_license().summary(Source.SDK),
+            Actor(Source.SDK, who="WIZARD_DETECT_ON_START"),
         )
 
     if customer_id or instance_id or license_id:
@@ -118,7 +127,7 @@ def plan_from_environment(policy, sdk_url, sdk_timeout=DEFAULT_TIMEOUT_SECONDS):
             _id("WIZARD_INSTANCE_ID", required=True),
             license_id,
         )
-        return identity, None, Actor("env", who="WIZARD_CUSTOMER_ID/WIZARD_INSTANCE_ID")
+        return identity, None, Actor(Source.ENV, who="WIZARD_CUSTOMER_ID/WIZARD_INSTANCE_ID")
     return None
 
 

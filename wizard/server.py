@@ -31,7 +31,7 @@ class PortInUse(OSError):
     """Another process already listens on the address `serve` was asked to use."""
 
 
-def check_port_free(host, port):
+def refuse_port_in_use(host, port):
     """Raise PortInUse when the address is taken, before gunicorn tries (and logs tracebacks)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:

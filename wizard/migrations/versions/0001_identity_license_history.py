@@ -8,7 +8,7 @@ Create Date: 2026-11-28
 import sqlalchemy as sa
 from alembic import op
 
-from wizard.database import UTCDateTime, utcnow
+from wizard.db import UTCDateTime, utcnow
 
 revision = "0001"
 down_revision = None

@@ -1,0 +1,91 @@
+"""The admin's pages: unlock with the token or a one-time link, and lock."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from ..forms import UnlockForm
+from . import sessions, throttle
+from .auth import compare_throttled, safe_next, start_admin_session, throttle_key, token_accepted
+from .token import token_fingerprint, token_path
+
+bp = Blueprint("auth", __name__, url_prefix="/setup")
+
+
+def _return_to(target: str | None) -> str:
+    # Paths are kept without the script root (the prefix); add it back.
+    path = safe_next(target)
+    return request.script_root + path if path else url_for("status.page")
+
+
+def _where_the_token_is() -> dict[str, object]:
+    config = current_app.config
+    if config["WIZARD_AUTH"] != "token" or config["WIZARD_ADMIN_TOKEN"]:
+        return {"token_file": None}
+    return {"token_file": token_path(config["WIZARD_INSTANCE_PATH"])}
+
+
+@bp.route("/unlock", methods=["GET", "POST"])
+def unlock() -> Response | str:
+    """Start an admin session with the admin token."""
+    form = UnlockForm()
+    where = _where_the_token_is()
+    form.token.description = (
+        "Copy it from the file named below, on the server."
+        if where["token_file"]
+        else "The value of WIZARD_ADMIN_TOKEN in this installation's settings."
+    )
+    if form.validate_on_submit():
+        if token_accepted(form.token.data):
+            throttle.forget_failures(throttle_key())
+            start_admin_session()
+            flash("Unlocked. You can now see and change the license identity.", "success")
+            return redirect(_return_to(request.args.get("next")))
+        form.token.errors.append(
+            "That is not the admin token. Copy it again from the file named below."
+        )
+    return render_template("auth/unlock.html", form=form, **where)
+
+
+@bp.get("/unlock/link/<secret>")
+def unlock_link(secret: str) -> Response:
+    """Open an admin session with a one-time link a console asked for (POST /api/v1/unlock-link)."""
+    used: dict[str, str | None] = {}
+
+    def matches() -> bool:
+        try:
+            used["next"] = sessions.use_link(secret, token_fingerprint())
+        except sessions.LinkRefused:
+            return False
+        return True
+
+    if not compare_throttled(matches):
+        flash(
+            "That unlock link was used already or has expired: a link works once, for a minute. "
+            "Open the wizard from the console again, or enter the admin token.",
+            "error",
+        )
+        return redirect(url_for("auth.unlock"))
+    start_admin_session()
+    return redirect(_return_to(used["next"] or "/"))
+
+
+@bp.post("/lock")
+def lock() -> Response:
+    """End the admin session, here and on every worker and replica."""
+    sessions.close_session(session.pop("admin", None))
+    session["ended"] = "locked"
+    g.is_admin = False
+    flash("Locked. The admin token is needed to make changes again.", "success")
+    return redirect(url_for("status.page"))

@@ -1,0 +1,5 @@
+"""`python -m wizard.cli`: the setup-wizard command."""
+
+from . import main
+
+main()

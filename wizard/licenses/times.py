@@ -1,0 +1,86 @@
+"""Times as Go reads them, and a license's expiry as kots reads it (kots pkg/license/license.go
+LicenseIsExpired): the `expires_at` entitlement, of value type String, an RFC 3339 time."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+from .verdicts import LicenseError, Reason
+
+# Go's time.Parse(time.RFC3339, ...): a T, a zone (Z or ±hh:mm), a fraction after . or ,.
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?"
+    r"(?:(Z)|([+-])(\d{2}):(\d{2}))"
+)
+
+
+def parse_rfc3339(text):
+    """A time in RFC 3339 form with a zone, as Go's time.Parse reads it; ValueError if not."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not an RFC 3339 time with a zone")
+    year, month, day, hour, minute, second, fraction, utc, sign, zone_h, zone_m = match.groups()
+    zone = UTC
+    if not utc:
+        offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
+        zone = timezone(-offset if sign == "-" else offset)
+    microseconds = int((fraction or "0")[:6].ljust(6, "0"))
+    moment = datetime(
+        int(year), int(month), int(day), int(hour), int(minute), int(second), microseconds, zone
+    )
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # Go reads times past year 9999 in UTC; Python's datetime ends there, a moment later.
+        return (
+            datetime.max.replace(tzinfo=UTC)
+            if moment.year == 9999
+            else datetime.min.replace(tzinfo=UTC)
+        )
+
+
+def typed_expiry(entitlements, where="license"):
+    """When the license expires (None: never), from its typed entitlements."""
+    entry = entitlements.get("expires_at")
+    if entry is None:
+        return None
+    if entry["valueType"] not in ("", "String"):
+        raise LicenseError(
+            Reason.NOT_A_LICENSE,
+            f"The {where}'s expires_at entitlement has the value type {entry['valueType']}, "
+            "but Replicated reads an expiry only of the type String. Ask your vendor.",
+            field="entitlements.expires_at",
+        )
+    value = entry["value"]
+    if value.kind != "string":
+        raise LicenseError(
+            Reason.NOT_A_LICENSE,
+            f"The {where}'s expires_at entitlement is {value.go_text()}, not a time in text. "
+            "Ask your vendor.",
+            field="entitlements.expires_at",
+        )
+    if value.value == "":
+        return None
+    try:
+        return parse_rfc3339(value.value)
+    except ValueError:
+        raise LicenseError(
+            Reason.NOT_A_LICENSE,
+            f"The {where}'s expires_at entitlement, {value.value!r}, is not a time in RFC 3339 "
+            "form with a zone (such as 2030-07-27T00:00:00Z), so Replicated cannot read it. "
+            "Ask your vendor.",
+            field="entitlements.expires_at",
+        ) from None
+
+
+def expiry_of(entitlements):
+    """When a license expires, from entitlements as JSON (the Replicated SDK reports them so):
+    None for never. Raises ValueError when the value is there but is not a time."""
+    entry = entitlements.get("expires_at") if isinstance(entitlements, dict) else None
+    raw = entry.get("value") if isinstance(entry, dict) else None
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str):
+        raise ValueError(f"{raw!r} is not a time")
+    return parse_rfc3339(raw)

@@ -1,0 +1,124 @@
+"""Error pages and JSON errors: what happened and what to do, never a stack trace."""
+
+import sqlalchemy as sa
+from flask import current_app, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
+
+from ..db import database_problem
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    401: "You need to unlock the wizard with the admin token first.",
+    403: "You are not allowed to do that.",
+    404: "There is no page at this address.",
+    405: "This page cannot be used that way.",
+    413: "That upload is larger than this wizard accepts.",
+    429: "Too many attempts. Wait a little, then try again.",
+    500: "Something went wrong on the server. Nothing was saved.",
+    503: "The wizard cannot use its database right now. Nothing was saved.",
+}
+
+
+def _wants_json():
+    """The API answers in JSON, also for an address or a method it does not have."""
+    return request.blueprint in {"api", "health"} or request.path.startswith("/api/")
+
+
+def respond(status, message, hint=None, headers=None, **page):
+    """An error as JSON for the API, as a page for a person."""
+    if _wants_json():
+        body = {"error": message}
+        if hint:
+            body["hint"] = hint
+        return body, status, headers or {}
+    html = render_template("error.html", status=status, message=message, hint=hint, **page)
+    return html, status, headers or {}
+
+
+def _cookie_withheld():
+    """True when the browser sent no session cookie at all with a form it got from us."""
+    return current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
+
+
+def init_app(app):
+    """Register the handlers that turn every failure into a page or a JSON body."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        if _wants_json():
+            return respond(
+                400,
+                "A write without a bearer token needs this session's CSRF token in X-CSRFToken.",
+                "Scripts send the admin token instead: `Authorization: Bearer <token>`.",
+            )
+        if _cookie_withheld() and request.headers.get("Sec-Fetch-Dest") == "iframe":
+            https = "" if request.is_secure else " Inside another site's frame it also needs HTTPS."
+            return respond(
+                400,
+                "Your browser kept this wizard's cookie out of the console's frame.",
+                "Nothing was saved: without its cookie the form cannot be trusted. Browsers that "
+                f"block third-party cookies do this.{https} Open the wizard in a new tab and "
+                "carry on there.",
+                new_tab_url=request.url,
+            )
+        if _cookie_withheld():
+            return respond(
+                400,
+                "Your browser did not send this wizard's cookie, so the form could not be "
+                "trusted. Nothing was saved.",
+                "Allow cookies for this site, then reload the page and send the form again.",
+            )
+        return respond(
+            400,
+            "This form has expired or did not come from this wizard. Nothing was saved.",
+            "Go back, reload the page, and submit the form again.",
+        )
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error):
+        # No page template here: building its links needs the very host name that was refused.
+        return (
+            "This wizard does not answer to that host name. Use the address your "
+            "administrator gave you (WIZARD_TRUSTED_HOSTS).\n",
+            400,
+            {"Content-Type": "text/plain; charset=utf-8"},
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        message = MESSAGES.get(error.code, error.description)
+        headers = {}
+        if error.description != type(error).description:
+            message = error.description  # our own words: what exactly to do
+        if getattr(error, "retry_after", None):
+            headers["Retry-After"] = str(error.retry_after)
+        if error.code == 401 and _wants_json():
+            headers["WWW-Authenticate"] = 'Bearer realm="setup-wizard"'
+        hint = None
+        if error.code == 413:
+            limit = current_app.config["MAX_CONTENT_LENGTH"]
+            hint = f"The most it accepts is {limit:,} bytes (WIZARD_MAX_UPLOAD_BYTES)."
+        return respond(error.code, message, hint, headers=headers)
+
+    @app.errorhandler(sa.exc.DBAPIError)
+    def database_error(error):
+        problem = database_problem(error)
+        # The driver's words name hosts and users: the log has them, the page does not.
+        app.logger.warning("database error (%s): %s", problem.kind, problem.detail)
+        hint = {
+            "no_schema": None,
+            "old_schema": None,
+            "too_long": "Check the values sent; nothing was saved.",
+        }.get(
+            problem.kind,
+            "Check that the database is running and that the schema is current "
+            "(`setup-wizard db upgrade`), then reload.",
+        )
+        if request.method not in ("GET", "HEAD"):
+            hint = f"Nothing was saved. {hint or ''}".strip()
+        return respond(problem.status, problem.message, hint)
+
+    @app.errorhandler(InternalServerError)
+    def internal_error(error):
+        return respond(500, MESSAGES[500])

@@ -1,0 +1,40 @@
+"""How the pages show moments, license ids and entitlement values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Flask
+
+from ..ids import license_id_hint
+
+
+def when(moment: datetime | None) -> str:
+    """A moment for people: `28 Nov 2026, 14:05 UTC`."""
+    if moment is None:
+        return "never"
+    return moment.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
+
+
+def entitlement_value(value: object) -> object:
+    """An entitlement value as a person reads it: Yes/No, numbers and text as they are."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return value
+
+
+def days_left(moment: datetime | None) -> int | None:
+    """Whole days from now until `moment` (negative once past), or None when there is none."""
+    if moment is None:
+        return None
+    return (moment - datetime.now(UTC)).days
+
+
+def init_app(app: Flask) -> None:
+    """Register the filters every template may use."""
+    app.add_template_filter(when)
+    app.add_template_filter(license_id_hint, "hint")
+    app.add_template_filter(entitlement_value)
+    app.add_template_filter(days_left)
