@@ -143,14 +143,14 @@ def baseline_server(env, tmp):
 
 def wrk(url, seconds, connections=CONNECTIONS, script=None, headers=(), env=None):
     threads = "-t1" if PINNED else "-t2"
-    command = WRK_CPUS + ["wrk", threads, f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command = [*WRK_CPUS, "wrk", threads, f"-c{connections}", f"-d{seconds}s", "--latency"]
     command += ["--timeout", "10s"]
     for header in headers:
         command += ["-H", header]
     if script:
         command += ["-s", str(script)]
     output = subprocess.run(
-        command + [url],
+        [*command, url],
         capture_output=True,
         text=True,
         check=True,
@@ -246,8 +246,16 @@ def http_figures(database_url, label, seconds, rounds, tmp, figures, read_figure
 
     try:
         subprocess.run(
-            [sys.executable, "-m", "wizard.cli", "set", "--customer-id", "bench"]
-            + ["--instance-id", "bench-instance"],
+            [
+                sys.executable,
+                "-m",
+                "wizard.cli",
+                "set",
+                "--customer-id",
+                "bench",
+                "--instance-id",
+                "bench-instance",
+            ],
             env=env,
             check=True,
             capture_output=True,
@@ -409,41 +417,42 @@ def startup_figure(figures, runs, tmp):
     figures.append(figure("setup-wizard status, start to exit (ms)", pairs, "ms", 1.3, lower=True))
 
 
-def table(figures):
-    lines = [
-        "| figure | wizard | baseline | ratio (min / median / max) | target | pass |",
-        "|---|---|---|---|---|---|",
-    ]
+def table(figures, earlier=None):
+    """The results, one row a figure; with an earlier run, its ratio and whether they agree
+    (within 15%) in the same row."""
+    head = "| figure | wizard | baseline | ratio (min / median / max) | target | pass |"
+    rule = "|---|---|---|---|---|---|"
+    if earlier is not None:
+        head += " earlier ratio | agree (within 15%) |"
+        rule += "---|---|"
+    lines = [head, rule]
     for row in figures:
         note = f" ({row['note']})" if row.get("note") else ""
         spread = f"{row['ratio_min']} / **{row['ratio']}** / {row['ratio_max']}"
         verdict = ("yes" if row["pass"] else "NO") + ("" if row["stable"] else ", unstable")
-        lines.append(
+        line = (
             f"| {row['figure']}{note} | {row['wizard']} | {row['baseline']} | {spread} | "
             f"{row['target']} | {verdict} |"
         )
+        if earlier is not None:
+            line += agreement(row, earlier.get(row["figure"]))
+        lines.append(line)
     return "\n".join(lines)
 
 
-def agreement(figures, earlier_path):
-    """How this run's ratios compare with an earlier run's, figure by figure."""
-    earlier = {row["figure"]: row for row in json.loads(Path(earlier_path).read_text())["figures"]}
-    lines = [
-        "| figure | this run | earlier run | difference | agree (within 15%) |",
-        "|---|---|---|---|---|",
-    ]
-    for row in figures:
-        other = earlier.get(row["figure"])
-        if other is None:
-            continue
-        difference = abs(row["ratio"] - other["ratio"]) / other["ratio"] if other["ratio"] else 0
-        stable = row["stable"] and other["stable"]
-        verdict = ("yes" if difference <= 0.15 else "NO") if stable else "unstable, not judged"
-        lines.append(
-            f"| {row['figure']} | {row['ratio']} | {other['ratio']} | {difference:.0%} "
-            f"| {verdict} |"
-        )
-    return "\n".join(lines)
+def agreement(row, other):
+    """The earlier run's ratio of a figure, and whether this run's agrees with it."""
+    if other is None:
+        return " — | not in the earlier run |"
+    difference = abs(row["ratio"] - other["ratio"]) / other["ratio"] if other["ratio"] else 0
+    stable = row["stable"] and other["stable"]
+    verdict = ("yes" if difference <= 0.15 else "NO") if stable else "unstable, not judged"
+    return f" {other['ratio']} | {verdict}, {difference:.0%} apart |"
+
+
+def earlier_figures(path):
+    """The figures of an earlier run's latest.json, by name."""
+    return {row["figure"]: row for row in json.loads(Path(path).read_text())["figures"]}
 
 
 def main():
@@ -490,10 +499,8 @@ def main():
         "date": time.strftime("%Y-%m-%d"),
     }
     text = table(figures)
-    print(text)
+    print(table(figures, earlier_figures(args.against)) if args.against else text)
     print(f"\nmachine: {machine}")
-    if args.against:
-        print("\n" + agreement(figures, args.against))
     if not (args.quick or args.only_saves):
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "latest.json").write_text(

@@ -1,5 +1,6 @@
 """Saving the identity: one transaction, one upsert, a history entry for every save."""
 
+import itertools
 import subprocess
 import sys
 import textwrap
@@ -113,7 +114,8 @@ def test_a_failure_inside_the_transaction_leaves_everything_as_it_was(app):
 
         identity = load_identity()
         assert (identity.customer_id, identity.instance_id) == ("acme", "instance-1")
-        assert load_license_summary() is not None
+        kept = load_license_summary()
+        assert (kept.customer_name, kept.app_slug) == ("Acme Corp", "my-app")
         assert len(recent_changes()) == 1
 
 
@@ -164,7 +166,7 @@ def test_many_processes_saving_at_once_leave_one_consistent_row(app, env, tmp_pa
     time.sleep(1.5)  # let every process import and connect, so the saves really overlap
     go.touch()
     for saver in savers:
-        out, err = saver.communicate(timeout=240)
+        _out, err = saver.communicate(timeout=240)
         assert saver.returncode == 0, err
 
     with app.app_context():
@@ -181,7 +183,7 @@ def test_many_processes_saving_at_once_leave_one_consistent_row(app, env, tmp_pa
         assert len({change.new_customer_id for change in history}) == processes * saves
         # Each entry's old values are exactly the previous entry's new values: no save was lost
         # between reading what it replaced and writing.
-        for before, after in zip(history, history[1:], strict=False):
+        for before, after in itertools.pairwise(history):
             assert after.old_customer_id == before.new_customer_id
             assert after.old_instance_id == before.new_instance_id
         assert history[-1].new_customer_id == row.customer_id
@@ -230,10 +232,10 @@ def test_a_license_value_too_long_to_store_is_named_and_nothing_is_saved(app):
 
 def test_seeding_saves_only_while_no_identity_is_set(app):
     with app.app_context():
-        saved, existing = seed_identity("env-customer", "env-instance", actor=Actor("env"))
+        saved, existing = seed_identity(("env-customer", "env-instance"), actor=Actor("env"))
         assert saved.customer_id == "env-customer" and existing is None
         save_identity("admin-customer", "admin-instance", actor=Actor("wizard"))
-        saved, existing = seed_identity("env-2", "env-instance-2", actor=Actor("env"))
+        saved, existing = seed_identity(("env-2", "env-instance-2"), actor=Actor("env"))
         assert saved is None and existing.customer_id == "admin-customer"
         assert load_identity().customer_id == "admin-customer"
 

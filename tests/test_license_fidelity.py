@@ -426,7 +426,7 @@ def test_the_signed_expiry_decides(keys):
 
 # --- 8. Multi-document files -------------------------------------------------------------------
 # Y2 yaml.go:unmarshal reads only the first document; the wizard offers every License in the
-# file (README: Licenses), so that a bundle of licenses lets the admin choose.
+# file (docs/licenses.md), so that a bundle of licenses lets the admin choose.
 
 
 def test_every_license_of_a_file_is_offered_and_the_others_ignored(keys):

@@ -24,7 +24,7 @@ PRODUCTION = load_trusted_keys("production")
 
 
 @pytest.fixture(scope="module")
-def test_keys(tmp_path_factory):
+def custom_keys(tmp_path_factory):
     return load_trusted_keys(str(write_global_public_key(tmp_path_factory.mktemp("k") / "t.pem")))
 
 
@@ -77,8 +77,8 @@ def test_expired_says_when():
     assert "2 Apr 2022" in verify_license(fixture("expired.yaml"), PRODUCTION).message
 
 
-def test_a_license_signed_by_an_untrusted_key_is_refused(test_keys):
-    verdict = verify_license(fixture("valid-v1beta1.yaml"), test_keys)
+def test_a_license_signed_by_an_untrusted_key_is_refused(custom_keys):
+    verdict = verify_license(fixture("valid-v1beta1.yaml"), custom_keys)
     assert verdict.reason is Reason.SIGNATURE_INVALID
     assert "production" in verdict.message
 
@@ -96,8 +96,8 @@ def test_a_bad_key_setting_names_the_variable(setting):
 
 
 @pytest.mark.parametrize("version", ["kots.io/v1beta1", "kots.io/v1beta2"])
-def test_own_signed_license_verifies_with_the_custom_key(test_keys, version):
-    verdict = verify_license(to_yaml(signed_license(base_spec(), version)), test_keys)
+def test_own_signed_license_verifies_with_the_custom_key(custom_keys, version):
+    verdict = verify_license(to_yaml(signed_license(base_spec(), version)), custom_keys)
     assert verdict.valid, verdict.message
     assert verdict.license.key == "t.pem"
     assert verdict.license.version == version
@@ -112,28 +112,28 @@ def test_own_signed_license_verifies_with_the_custom_key(test_keys, version):
         ("customerName", "Someone Else"),
     ],
 )
-def test_v1beta2_edits_after_signing_are_tampered(test_keys, field, value):
+def test_v1beta2_edits_after_signing_are_tampered(custom_keys, field, value):
     document = signed_license(base_spec())
     document["spec"][field] = value
-    verdict = verify_license(to_yaml(document), test_keys)
+    verdict = verify_license(to_yaml(document), custom_keys)
     assert verdict.reason is Reason.TAMPERED
     assert verdict.field == field
 
 
-def test_an_edited_entitlement_value_is_caught(test_keys):
+def test_an_edited_entitlement_value_is_caught(custom_keys):
     document = signed_license(base_spec())
     document["spec"]["entitlements"]["seats"]["value"] = 9999
-    verdict = verify_license(to_yaml(document), test_keys)
+    verdict = verify_license(to_yaml(document), custom_keys)
     # Its own signature no longer covers it (kotskinds EntitlementField.ValidateSignature).
     assert verdict.reason is Reason.SIGNATURE_INVALID
     assert verdict.field == "entitlements.seats"
     del document["spec"]["entitlements"]["seats"]["signature"]
-    unsigned = verify_license(to_yaml(document), test_keys)
+    unsigned = verify_license(to_yaml(document), custom_keys)
     assert unsigned.reason is Reason.TAMPERED, "without its signature, the comparison finds it"
     assert unsigned.field == "entitlements.seats.value"
 
 
-def test_an_entitlement_whose_signature_does_not_match_is_refused(test_keys):
+def test_an_entitlement_whose_signature_does_not_match_is_refused(custom_keys):
     spec = base_spec()
     document = signed_license(spec)
     other = signed_license(
@@ -155,23 +155,23 @@ def test_an_entitlement_whose_signature_does_not_match_is_refused(test_keys):
         "signature"
     ]
     rebuilt = signed_license(signed["spec"], sign_entitlements=False)
-    verdict = verify_license(to_yaml(rebuilt), test_keys)
+    verdict = verify_license(to_yaml(rebuilt), custom_keys)
     assert verdict.reason is Reason.SIGNATURE_INVALID
     assert "seats" in verdict.message
 
 
-def test_integers_written_in_float_notation_in_yaml_are_not_tampering(test_keys):
+def test_integers_written_in_float_notation_in_yaml_are_not_tampering(custom_keys):
     spec = base_spec(
         entitlements={"limit": {"title": "Limit", "value": 1232435, "valueType": "Integer"}}
     )
     text = to_yaml(signed_license(spec)).decode().replace("value: 1232435", "value: 1.232435e+06")
     assert "1.232435e+06" in text
-    verdict = verify_license(text.encode(), test_keys)
+    verdict = verify_license(text.encode(), custom_keys)
     assert verdict.valid, verdict.message
     assert verdict.license.entitlements[0].value == 1232435
 
 
-def test_boolean_and_missing_entitlement_values_are_signed_as_go_prints_them(test_keys):
+def test_boolean_and_missing_entitlement_values_are_signed_as_go_prints_them(custom_keys):
     spec = base_spec(
         entitlements={
             "enabled": {"title": "On", "value": True, "valueType": "Boolean"},
@@ -179,44 +179,44 @@ def test_boolean_and_missing_entitlement_values_are_signed_as_go_prints_them(tes
             "unset": {"title": "Unset", "valueType": "String"},
         }
     )
-    verdict = verify_license(to_yaml(signed_license(spec)), test_keys)
+    verdict = verify_license(to_yaml(signed_license(spec)), custom_keys)
     assert verdict.valid, verdict.message
     values = {e.name: e.value for e in verdict.license.entitlements}
     assert values == {"enabled": True, "disabled": False, "unset": 0}, "v1beta2 reads 0"
-    v1 = verify_license(to_yaml(signed_license(spec, "kots.io/v1beta1")), test_keys)
+    v1 = verify_license(to_yaml(signed_license(spec, "kots.io/v1beta1")), custom_keys)
     assert {e.name: e.value for e in v1.license.entitlements}["unset"] is None
 
 
 @pytest.mark.parametrize("expiry", ["", "missing"])
-def test_empty_or_missing_expiry_never_expires(test_keys, expiry):
+def test_empty_or_missing_expiry_never_expires(custom_keys, expiry):
     entitlements = {"seats": {"title": "Seats", "value": 5, "valueType": "Integer"}}
     if expiry != "missing":
         entitlements["expires_at"] = {"title": "Expiration", "value": expiry, "valueType": "String"}
     verdict = verify_license(
-        to_yaml(signed_license(base_spec(entitlements=entitlements))), test_keys
+        to_yaml(signed_license(base_spec(entitlements=entitlements))), custom_keys
     )
     assert verdict.valid, verdict.message
     assert verdict.license.expires_at is None
 
 
-def test_a_past_expiry_is_expired_and_a_future_one_is_not(test_keys):
+def test_a_past_expiry_is_expired_and_a_future_one_is_not(custom_keys):
     spec = base_spec()
     spec["entitlements"]["expires_at"]["value"] = "2026-06-01T00:00:00Z"
     data = to_yaml(signed_license(spec))
-    assert verify_license(data, test_keys, now=datetime(2026, 7, 1, tzinfo=UTC)).reason is (
+    assert verify_license(data, custom_keys, now=datetime(2026, 7, 1, tzinfo=UTC)).reason is (
         Reason.EXPIRED
     )
-    assert verify_license(data, test_keys, now=datetime(2026, 5, 1, tzinfo=UTC)).valid
+    assert verify_license(data, custom_keys, now=datetime(2026, 5, 1, tzinfo=UTC)).valid
 
 
-def test_customer_id_is_read_when_the_license_has_one(test_keys):
-    with_id = verify_license(to_yaml(signed_license(base_spec(customerID="cust-123"))), test_keys)
-    without = verify_license(to_yaml(signed_license(base_spec())), test_keys)
+def test_customer_id_is_read_when_the_license_has_one(custom_keys):
+    with_id = verify_license(to_yaml(signed_license(base_spec(customerID="cust-123"))), custom_keys)
+    without = verify_license(to_yaml(signed_license(base_spec())), custom_keys)
     assert with_id.license.customer_id == "cust-123"
     assert without.license.customer_id is None
 
 
-def test_a_file_with_several_documents_yields_its_licenses(test_keys):
+def test_a_file_with_several_documents_yields_its_licenses(custom_keys):
     first = signed_license(base_spec(customerName="First"))
     second = signed_license(
         base_spec(customerName="Second", licenseID="2Second0License00000000000")
@@ -224,8 +224,8 @@ def test_a_file_with_several_documents_yields_its_licenses(test_keys):
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}}
     data = to_yaml(service, first, second)
     assert [d["spec"]["customerName"] for d in license_documents(data)] == ["First", "Second"]
-    assert verify_license(data, test_keys, number=2).license.customer_name == "Second"
-    assert verify_license(data, test_keys).license.customer_name == "First"
+    assert verify_license(data, custom_keys, number=2).license.customer_name == "Second"
+    assert verify_license(data, custom_keys).license.customer_name == "First"
 
 
 @pytest.mark.parametrize(

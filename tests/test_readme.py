@@ -83,6 +83,7 @@ def test_the_readme_run_command_serves_and_the_cli_sets_the_identity(tmp_path):
         installed = list((project / ".venv").glob("lib/python*/site-packages/wizard"))
         assert installed and (installed[0] / "templates" / "base.html").is_file()
         assert (installed[0] / "migrations" / "env.py").is_file()
+        assert (installed[0] / "py.typed").is_file(), "hosts' type checkers read the annotations"
 
         page = browser.get("/status")
         assert page.status == 200

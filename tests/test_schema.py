@@ -83,6 +83,12 @@ def test_the_wizard_keeps_its_revision_in_its_own_version_table(bare_app):
     assert "alembic_version" not in tables(bare_app), "alembic_version is the host's name"
 
 
+def as_of_revision_0002(connection):
+    """Take the wizard's tables back to what revision 0002 had made."""
+    for table in ("admin_session", "unlock_link", "setup_draft"):
+        connection.execute(sa.text(f"DROP TABLE {table}"))
+
+
 def test_an_older_install_moves_its_revision_out_of_alembic_version(app):
     """Installs made before the wizard had its own version table kept it in alembic_version."""
     with app.app_context():
@@ -91,9 +97,7 @@ def test_an_older_install_moves_its_revision_out_of_alembic_version(app):
         connection.execute(sa.text(f"DROP TABLE {VERSION_TABLE}"))
         connection.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
         connection.execute(sa.text("INSERT INTO alembic_version VALUES ('0002')"))
-        connection.execute(sa.text("DROP TABLE admin_session"))
-        connection.execute(sa.text("DROP TABLE unlock_link"))
-        connection.execute(sa.text("DROP TABLE setup_draft"))
+        as_of_revision_0002(connection)
     with app.app_context():
         upgrade_schema()
         assert load_identity().customer_id == "kept-customer"
@@ -114,8 +118,7 @@ def test_db_upgrade_from_the_command_line_moves_an_older_installs_revision(app, 
         connection.execute(sa.text(f"DROP TABLE {VERSION_TABLE}"))
         connection.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
         connection.execute(sa.text("INSERT INTO alembic_version VALUES ('0002')"))
-        for table in ("admin_session", "unlock_link", "setup_draft"):
-            connection.execute(sa.text(f"DROP TABLE {table}"))
+        as_of_revision_0002(connection)
     result = subprocess.run(
         [sys.executable, "-m", "wizard.cli", "db", "upgrade"],
         env=env,

@@ -1,11 +1,14 @@
 """The WIZARD_* settings, their defaults, the instance folder, and the secrets generated into it."""
 
+from __future__ import annotations
+
 import errno
 import logging
 import os
 import secrets
 import stat
 from pathlib import Path
+from typing import Any
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 ADMIN_TOKEN_FILE = "admin_token"  # noqa: S105 - a file name, not a secret
@@ -17,13 +20,15 @@ class InsecureFile(ValueError):
     """The instance folder or a secret in it can be changed by another user: not trusted."""
 
 
-def _env(name, default=None):
+def _env(name: str, default: str | None = None) -> str | None:
     """Return a setting from the environment, treating an empty value as unset."""
     value = os.environ.get(name, "").strip()
     return value or default
 
 
-def _number_env(name, default, kind=int, minimum=None):
+def _number_env(
+    name: str, default: float, kind: type[int] | type[float] = int, minimum: float | None = None
+) -> float:
     """Return a numeric setting, naming the variable when it is not a number or too small."""
     raw = _env(name)
     if raw is None:
@@ -38,7 +43,7 @@ def _number_env(name, default, kind=int, minimum=None):
     return value
 
 
-def default_instance_path():
+def default_instance_path() -> str:
     """Where secrets and the SQLite file live by default, whatever the working directory:
     Flask's convention, `<prefix>/var/wizard-instance` for an installed package (the virtual
     environment's prefix, say), `instance/` beside the package in a source checkout."""
@@ -50,12 +55,12 @@ def default_instance_path():
     return os.path.join(prefix, "var", "wizard-instance")
 
 
-def instance_path_from_env():
+def instance_path_from_env() -> str:
     """Return the absolute instance folder: WIZARD_INSTANCE_PATH, or the default."""
     return str(Path(_env("WIZARD_INSTANCE_PATH") or default_instance_path()).expanduser().resolve())
 
 
-def settings_from_env(instance_path):
+def settings_from_env(instance_path: str) -> dict[str, Any]:
     """Read every WIZARD_* setting into a Flask config mapping."""
     return {
         "WIZARD_DATABASE_URL": _env("WIZARD_DATABASE_URL", f"sqlite:///{instance_path}/wizard.db"),
@@ -79,7 +84,7 @@ def settings_from_env(instance_path):
 # --- The instance folder and its secrets -----------------------------------------------------
 
 
-def _refuse_if_others_can_change(path, info, what):
+def _refuse_if_others_can_change(path: object, info: os.stat_result, what: str) -> None:
     if info.st_uid != os.geteuid():
         raise InsecureFile(
             f"{what} {path} belongs to another user (uid {info.st_uid}), so the wizard does not "
@@ -92,7 +97,7 @@ def _refuse_if_others_can_change(path, info, what):
         )
 
 
-def private_folder(path):
+def private_folder(path: str | Path) -> Path:
     """Create the folder (mode 0700) if it is missing and return it as a Path. Refuse a folder
     that another user owns or can write: secrets planted there would be trusted."""
     folder = Path(path)
@@ -106,7 +111,7 @@ def private_folder(path):
     return folder
 
 
-def _read_secret(path):
+def _read_secret(path: Path) -> str:
     """Read a secret file without following a link, refusing one another user can change."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -125,7 +130,7 @@ def _read_secret(path):
         return handle.read().strip()
 
 
-def _write_new_file(folder, text):
+def _write_new_file(folder: Path, text: str) -> Path:
     """Write text to a new file of a random name in the folder (0600, never through a link)."""
     while True:
         path = folder / f".new-{secrets.token_hex(8)}"
@@ -138,7 +143,7 @@ def _write_new_file(folder, text):
         return path
 
 
-def read_or_create_secret(instance_path, name):
+def read_or_create_secret(instance_path: str | Path, name: str) -> str:
     """Return the secret stored in the instance folder, creating it (mode 0600) the first time.
 
     Several gunicorn workers, or several replicas sharing a volume, may start at the same
@@ -162,7 +167,7 @@ def read_or_create_secret(instance_path, name):
     return _read_secret(path)
 
 
-def replace_secret(instance_path, name):
+def replace_secret(instance_path: str | Path, name: str) -> Path:
     """Replace a generated secret with a new one, atomically; return its path."""
     folder = private_folder(instance_path)
     tmp = _write_new_file(folder, secrets.token_urlsafe(32) + "\n")

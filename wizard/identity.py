@@ -18,12 +18,15 @@ from .db import (
     SQLITE_BEGIN_IMMEDIATE,
     db,
     dialect_insert,
+    driver_execute,
     driver_reads,
+    pipelined,
     utc_from_db,
     utcnow,
 )
+from .db.deadlines import deadlines_of
 from .ids import UNCHANGED, InvalidValue, Sentinel, checked_ids, license_id_hint
-from .models import IdentityChange, IdentityFacts, LicenseSummary, TelemetryIdentity
+from .models import IdentityChange, IdentityFacts, LicenseSummary, TelemetryIdentity, table_of
 
 __all__ = [
     "UNCHANGED",
@@ -45,9 +48,9 @@ __all__ = [
     "status_json",
 ]
 
-IDENTITY = TelemetryIdentity.__table__
-SUMMARY = LicenseSummary.__table__
-HISTORY = IdentityChange.__table__
+IDENTITY = table_of(TelemetryIdentity)
+SUMMARY = table_of(LicenseSummary)
+HISTORY = table_of(IdentityChange)
 
 SUMMARY_FIELDS = tuple(c.name for c in SUMMARY.columns if c.name not in {"id", "verified_at"})
 
@@ -162,11 +165,13 @@ def load_identity(
     if connection is None:
         [rows] = driver_reads((_READ_IDENTITY, None))
     else:
-        statement = _READ_IDENTITY.with_for_update() if for_update else _READ_IDENTITY
-        rows = list(connection.execute(statement).all())
+        rows = driver_execute(
+            connection, _READ_IDENTITY_FOR_UPDATE if for_update else _READ_IDENTITY
+        )
     return SavedIdentity(*rows[0]) if rows else None
 
 
+_READ_IDENTITY_FOR_UPDATE = _READ_IDENTITY.with_for_update()
 _READ_SUMMARY = sa.select(SUMMARY).where(SUMMARY.c.id == 1)
 _READ_CHANGES = sa.select(HISTORY).order_by(HISTORY.c.id.desc()).limit(sa.bindparam("limit"))
 
@@ -200,11 +205,11 @@ def load_summary() -> Any:
 def save_identity(
     customer_id: str,
     instance_id: str,
-    license_id: str | None | Sentinel = UNCHANGED,
+    license_id: str | Sentinel | None = UNCHANGED,
     *,
     summary: Mapping[str, Any] | None = None,
     actor: Actor,
-    based_on: datetime | None | Sentinel = UNCHECKED,
+    based_on: datetime | Sentinel | None = UNCHECKED,
 ) -> SavedIdentity:
     """Save the ids, the license summary and a history entry in one transaction.
 
@@ -220,19 +225,18 @@ def save_identity(
 
 
 def seed_identity(
-    customer_id: str,
-    instance_id: str,
-    license_id: str | None | Sentinel = UNCHANGED,
+    ids: tuple[str, str] | tuple[str, str, str | Sentinel | None],
     *,
     summary: Mapping[str, Any] | None = None,
     actor: Actor,
 ) -> tuple[SavedIdentity | None, SavedIdentity | None]:
-    """Save as save_identity does, but only while no identity is set: replicas and restarts
-    that seed at the same moment save once, and an identity an admin saved is never replaced.
+    """Save the ids (customer, instance and, when given, license) as save_identity does, but
+    only while no identity is set: replicas and restarts that seed at the same moment save
+    once, and an identity an admin saved is never replaced.
 
     Returns (saved, None) when it saved, or (None, existing) when it left the identity alone.
     """
-    values = checked_ids(customer_id, instance_id, license_id)
+    values = checked_ids(*ids)
     return _save(values, _checked_summary(summary), actor, UNCHECKED, only_if_unset=True)
 
 
@@ -269,6 +273,7 @@ def _one_saver_per_process() -> contextlib.AbstractContextManager[Any]:
 
 # Serializes the first saves on PostgreSQL, while there is no row to lock yet.
 _FIRST_SAVE_LOCK_KEY = 0x7E1E_3E7E
+_FIRST_SAVE_LOCK = sa.select(sa.func.pg_advisory_xact_lock(_FIRST_SAVE_LOCK_KEY))
 
 
 def _lock_and_read(connection: sa.Connection) -> SavedIdentity | None:
@@ -282,7 +287,7 @@ def _lock_and_read(connection: sa.Connection) -> SavedIdentity | None:
         return load_identity(connection)
     old = load_identity(connection, for_update=True)
     if old is None:
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_FIRST_SAVE_LOCK_KEY)))
+        driver_execute(connection, _FIRST_SAVE_LOCK)
         old = load_identity(connection, for_update=True)
     return old
 
@@ -322,7 +327,7 @@ def _write_summary(
         connection.execute(SUMMARY.delete())
 
 
-_INSERT_HISTORY = HISTORY.insert()
+_INSERT_HISTORY = HISTORY.insert().inline()  # no RETURNING of the new id: nothing reads it
 
 
 def _history_entry(
@@ -343,35 +348,46 @@ def _history_entry(
 
 
 @contextlib.contextmanager
-def _save_transaction() -> Iterator[sa.Connection]:
+def _save_transaction() -> Iterator[tuple[sa.Connection, sa.RootTransaction]]:
     """One saver at a time: SQLite's write lock taken when the transaction begins."""
     options = {SQLITE_BEGIN_IMMEDIATE: True}
     with (
         _one_saver_per_process(),
         db.engine.connect().execution_options(**options) as connection,
-        connection.begin(),
+        connection.begin() as transaction,
     ):
-        yield connection
+        yield connection, transaction
 
 
 def _save(
     values: dict[str, Any],
     summary: dict[str, Any] | None,
     actor: Actor,
-    based_on: datetime | None | Sentinel,
+    based_on: datetime | Sentinel | None,
     only_if_unset: bool,
 ) -> tuple[SavedIdentity | None, SavedIdentity | None]:
     """Lock, read what is there, upsert, write the summary and the history; commit."""
-    with _save_transaction() as connection:
+    with _save_transaction() as (connection, transaction):
         old = _lock_and_read(connection)
         if only_if_unset and old is not None and old.has_customer_info:
             return None, old
         if based_on is not UNCHECKED and (old.updated_at if old else None) != based_on:
             raise StaleIdentity(old)
+        license_id = (
+            values["license_id"] if "license_id" in values else getattr(old, "license_id", None)
+        )
+        _write_summary(connection, summary, old, license_id)
         upsert = _identity_upsert(connection.dialect.name, tuple(values))
-        row = connection.execute(upsert, values).one()
-        _write_summary(connection, summary, old, row.license_id)
-        connection.execute(_INSERT_HISTORY, _history_entry(actor, old, values, row.license_id))
+        # The row is locked from here to the commit: the upsert, the history and the commit go
+        # to the database together (on PostgreSQL), so the lock is held for one round trip.
+        with pipelined(connection):
+            returned = driver_execute(connection, upsert, values, later=True)
+            history = _history_entry(actor, old, values, license_id)
+            written = driver_execute(connection, _INSERT_HISTORY, history, later=True)
+            with deadlines_of(connection.engine).watching(connection.connection.dbapi_connection):
+                transaction.commit()
+        written()
+        [row] = returned()
     saved = SavedIdentity(
         values["customer_id"],
         values["instance_id"],

@@ -46,7 +46,8 @@ UNCHANGED = Sentinel.UNCHANGED
 
 
 def _describe(char: str) -> str:
-    """Name a refused character in words an admin reads: a space, a tab, “а” (U+0430)."""
+    """Name a refused character in words an admin reads: a space, a tab, a Cyrillic a with
+    its code (U+0430)."""
     if char in _NAMED:
         return _NAMED[char]
     code = f"U+{ord(char):04X}"

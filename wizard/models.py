@@ -2,14 +2,24 @@
 wizard's own bookkeeping (throttling, admin sessions, unlock links, drafts)."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .db import UTCDateTime, db, utcnow
+from .db import Base, UTCDateTime, db, utcnow
 from .ids import MAX_ID_LENGTH as ID_LENGTH
 from .ids import checked_ids, license_id_hint
+
+if TYPE_CHECKING:  # what Flask-SQLAlchemy makes of the Base, as type checkers see it
+    Model = Base
+else:
+    Model = db.Model
+
+
+def table_of(model: type[Any]) -> sa.Table:
+    """The table of a model, as the Core statements that read and write it take it."""
+    return cast(sa.Table, model.__table__)
 
 
 class IdentityFacts:
@@ -31,7 +41,7 @@ class IdentityFacts:
         return license_id_hint(self.license_id)
 
 
-class TelemetryIdentity(IdentityFacts, db.Model):
+class TelemetryIdentity(IdentityFacts, Model):
     """Who this installation is, for Replicated: at most one row, with id 1."""
 
     __tablename__ = "telemetry_identity"
@@ -68,7 +78,7 @@ class TelemetryIdentity(IdentityFacts, db.Model):
         )
 
 
-class LicenseSummary(db.Model):
+class LicenseSummary(Model):
     """What the license behind the identity says; hidden entitlements are never stored."""
 
     __tablename__ = "license_summary"
@@ -83,12 +93,12 @@ class LicenseSummary(db.Model):
     signing_key: Mapped[str | None] = mapped_column(sa.String(255))
     license_version: Mapped[str | None] = mapped_column(sa.String(64))
     license_sequence: Mapped[int | None] = mapped_column(sa.BigInteger)
-    entitlements: Mapped[list | None] = mapped_column(sa.JSON)
+    entitlements: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
     source: Mapped[str | None] = mapped_column(sa.String(16))
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
 
 
-class IdentityChange(db.Model):
+class IdentityChange(Model):
     """One save of the identity: when, how, by whom, from where, and what changed."""
 
     __tablename__ = "identity_history"
@@ -109,7 +119,7 @@ class IdentityChange(db.Model):
     new_license_hint: Mapped[str | None] = mapped_column(sa.String(8))
 
 
-class FailedUnlock(db.Model):
+class FailedUnlock(Model):
     """Wrong admin tokens per client (an IPv4 address or an IPv6 /64), counted in the database
     so every worker and replica throttles the same client alike."""
 
@@ -120,7 +130,7 @@ class FailedUnlock(db.Model):
     failures: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
-class AdminSession(db.Model):
+class AdminSession(Model):
     """An unlocked browser session, kept on the server so that Lock and a new admin token end
     it for every worker and replica. The cookie holds the key; only its digest is stored."""
 
@@ -132,7 +142,7 @@ class AdminSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
 
 
-class UnlockLink(db.Model):
+class UnlockLink(Model):
     """A one-time link that opens an admin session, asked for by a console holding the token."""
 
     __tablename__ = "unlock_link"
@@ -143,12 +153,12 @@ class UnlockLink(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class SetupDraft(db.Model):
+class SetupDraft(Model):
     """The wizard's answers between steps, for one browser: Back, reload and a new unlock keep
     them, and any worker or replica can take the next step."""
 
     __tablename__ = "setup_draft"
 
     key_digest: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    answers: Mapped[dict] = mapped_column(sa.JSON)
+    answers: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())

@@ -57,10 +57,13 @@ def exchange(
     connection: http.client.HTTPConnection
     if parts.scheme == "https":
         connection = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=remaining, context=ssl.create_default_context()
+            parts.hostname or "",
+            parts.port,
+            timeout=remaining,
+            context=ssl.create_default_context(),
         )
     else:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=remaining)
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=remaining)
     opened: list[socket.socket] = []
 
     def cut() -> None:

@@ -2,13 +2,17 @@
 the wizard's own Alembic version table, an identity table the host already created adopted
 when it has the right shape, and a filter that keeps the host's Alembic away from the rest."""
 
+from __future__ import annotations
+
 import contextlib
 import fcntl
 import os
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
 from . import models  # noqa: F401 - the tables of db.metadata, which the CLI does not import
 from .db import database_problem, db
@@ -37,12 +41,14 @@ class SchemaConflict(Exception):
     """The database holds something the wizard cannot take over; nothing was changed."""
 
 
-def wizard_tables():
+def wizard_tables() -> frozenset[str]:
     """The names of the tables the wizard's migrations create, its version table included."""
     return frozenset(db.metadata.tables) | {VERSION_TABLE}
 
 
-def host_include_name(host_metadata=None):
+def host_include_name(
+    host_metadata: sa.MetaData | None = None,
+) -> Callable[[str | None, str, Mapping[str, str | None]], bool]:
     """For the host application's Alembic `env.py`: leave the wizard's tables to the wizard.
 
     Pass the host's `target_metadata`: a wizard table the host's own models declare (the
@@ -53,19 +59,21 @@ def host_include_name(host_metadata=None):
     declared = set(host_metadata.tables) if host_metadata is not None else set()
     left_out = wizard_tables() - declared
 
-    def include_name(name, type_, parent_names):
+    def include_name(name: str | None, type_: str, parent_names: Mapping[str, str | None]) -> bool:
         return not (type_ == "table" and name in left_out)
 
     return include_name
 
 
-def include_wizard_tables(name, type_, parent_names):
+def include_wizard_tables(
+    name: str | None, type_: str, parent_names: Mapping[str, str | None]
+) -> bool:
     """For the wizard's own Alembic: compare only the wizard's tables, never the host's."""
     return type_ != "table" or name in db.metadata.tables
 
 
 @contextlib.contextmanager
-def migration_lock(engine):
+def migration_lock(engine: sa.Engine) -> Iterator[None]:
     """Hold a lock that every migrating process on this database waits for."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
@@ -99,7 +107,7 @@ def migration_lock(engine):
         yield
 
 
-def _register_migrate(app):
+def _register_migrate(app: Flask) -> Any:
     """Flask-Migrate (and Alembic) load only when migrating: `setup-wizard status` and every
     request stay free of them."""
     import flask_migrate
@@ -116,7 +124,7 @@ def _register_migrate(app):
     return flask_migrate
 
 
-def upgrade_schema():
+def upgrade_schema() -> None:
     """Run every pending migration (inside an app context), serialized across processes.
 
     Before the first migration it moves an older install's revision out of the host's
@@ -133,7 +141,7 @@ def upgrade_schema():
         flask_migrate.upgrade(directory=MIGRATIONS_DIR)
 
 
-def migration_app():
+def migration_app() -> Flask:
     """The app with Flask-Migrate's `flask db` commands, for writing new revisions:
     `FLASK_APP=wizard.schema:migration_app flask db migrate -m "..."`."""
     from . import create_app
@@ -148,12 +156,12 @@ def migration_app():
 HEAD_REVISION = "0003"
 
 
-def head_revision():
+def head_revision() -> str:
     """Return the newest revision the code knows."""
     return HEAD_REVISION
 
 
-def _wizard_revision(connection):
+def _wizard_revision(connection: sa.Connection) -> str | None:
     """The revision in the wizard's version table, or None when it has none (or no table)."""
     if not sa.inspect(connection).has_table(VERSION_TABLE):
         return None
@@ -167,9 +175,11 @@ _TABLES_BY_REVISION = {
     "0001": ("telemetry_identity", "license_summary", "identity_history"),
     "0002": ("telemetry_identity", "license_summary", "identity_history", "failed_unlock"),
 }
+# Columns later revisions added to those tables: an older install does not have them yet.
+_COLUMNS_ADDED_SINCE: dict[str, set[str]] = {}
 
 
-def _is_the_wizards(inspector, revision):
+def _is_the_wizards(inspector: Any, revision: str) -> bool:
     tables = _TABLES_BY_REVISION.get(revision)
     if tables is None:
         return False
@@ -177,12 +187,15 @@ def _is_the_wizards(inspector, revision):
         if not inspector.has_table(name):
             return False
         found = {column["name"] for column in inspector.get_columns(name)}
-        if found != set(db.metadata.tables[name].columns.keys()):
+        expected = set(db.metadata.tables[name].columns.keys()) - _COLUMNS_ADDED_SINCE.get(
+            name, set()
+        )
+        if found != expected:
             return False
     return True
 
 
-def _move_revision_from_host_table(connection):
+def _move_revision_from_host_table(connection: sa.Connection) -> None:
     """Installs made before the wizard had its own version table kept its revision in
     `alembic_version`: move it over once. A host's revisions there are left as they are, and
     a revision is taken for the wizard's only when every table the wizard had made by then is
@@ -208,7 +221,7 @@ def _move_revision_from_host_table(connection):
         sa.Table(HOST_VERSION_TABLE, sa.MetaData()).drop(connection)
 
 
-def _check_existing_tables(connection):
+def _check_existing_tables(connection: sa.Connection) -> None:
     """Before the wizard's first migration: adopt a host's identity table of the seed's shape;
     refuse, naming what differs, an identity table of another shape or any other wizard table
     that is already there."""
@@ -227,49 +240,46 @@ def _check_existing_tables(connection):
             raise SchemaConflict(
                 f"The database already has a {IDENTITY_TABLE} table, but it does not fit: "
                 + "; ".join(problems)
-                + ". The wizard changed nothing. Make the table match (README: 'In the "
-                "application's own database'), or give the wizard another database."
+                + ". The wizard changed nothing. Make the table match (docs/host.md), or give "
+                "the wizard another database."
             )
 
 
-def identity_table_problems(inspector, dialect_name):
-    """How an existing telemetry_identity differs from the shape the wizard writes: the six
-    columns (with usable types), id as the primary key, and the single-row check on id = 1.
-    An empty list when it fits."""
+_WANTED_COLUMNS = {
+    "id": sa.Integer,
+    "customer_id": sa.String,
+    "instance_id": sa.String,
+    "license_id": sa.String,
+    "created_at": sa.DateTime,
+    "updated_at": sa.DateTime,
+}
+
+
+def _column_problem(name: str, found: Any, kind: type[Any], dialect_name: str) -> str | None:
+    """Why a column of this reflected type cannot hold what the wizard writes, or None."""
+    if isinstance(found, sa.types.NullType):
+        return f"its column {name} is of a type the wizard does not know"
+    if kind is sa.String and type(found) is sa.String:
+        # What reflection gives for a text type of no standard name, such as PostgreSQL's
+        # `name` (63 characters): it would cut ids short without a word.
+        return f"its column {name} is not VARCHAR or TEXT, and may cut ids short"
+    if isinstance(found, sa.CHAR | sa.NCHAR):
+        return f"its column {name} is {found}: CHAR pads the ids with spaces"
+    if not isinstance(found, kind):
+        return f"its column {name} is {found}, not {kind.__name__.upper()}"
+    if kind is sa.String and found.length is not None and found.length < 255:
+        return f"its column {name} is {found}: ids need 255 characters"
+    if kind is sa.DateTime and dialect_name == "postgresql" and not found.timezone:
+        return f"its column {name} is {found}, not TIMESTAMP WITH TIME ZONE"
+    return None
+
+
+def _constraint_problems(inspector: Any, columns: dict[str, Any]) -> list[str]:
     problems = []
-    columns = {column["name"]: column for column in inspector.get_columns(IDENTITY_TABLE)}
-    wanted = {
-        "id": sa.Integer,
-        "customer_id": sa.String,
-        "instance_id": sa.String,
-        "license_id": sa.String,
-        "created_at": sa.DateTime,
-        "updated_at": sa.DateTime,
-    }
-    for name, kind in wanted.items():
-        column = columns.get(name)
-        if column is None:
-            problems.append(f"it has no column {name}")
-            continue
-        found = column["type"]
-        if isinstance(found, sa.types.NullType):
-            problems.append(f"its column {name} is of a type the wizard does not know")
-        elif kind is sa.String and type(found) is sa.String:
-            # What reflection gives for a text type of no standard name, such as PostgreSQL's
-            # `name` (63 characters): it would cut ids short without a word.
-            problems.append(f"its column {name} is not VARCHAR or TEXT, and may cut ids short")
-        elif isinstance(found, sa.CHAR | sa.NCHAR):
-            problems.append(f"its column {name} is {found}: CHAR pads the ids with spaces")
-        elif not isinstance(found, kind):
-            problems.append(f"its column {name} is {found}, not {kind.__name__.upper()}")
-        elif kind is sa.String and found.length is not None and found.length < 255:
-            problems.append(f"its column {name} is {found}: ids need 255 characters")
-        elif kind is sa.DateTime and dialect_name == "postgresql" and not found.timezone:
-            problems.append(f"its column {name} is {found}, not TIMESTAMP WITH TIME ZONE")
     if "license_id" in columns and not columns["license_id"]["nullable"]:
         problems.append("its column license_id is NOT NULL, but a license id may be cleared")
     for name, column in columns.items():
-        if name not in wanted and not column["nullable"] and column.get("default") is None:
+        if name not in _WANTED_COLUMNS and not column["nullable"] and column.get("default") is None:
             problems.append(f"its column {name} is NOT NULL without a default")
     if inspector.get_pk_constraint(IDENTITY_TABLE).get("constrained_columns") != ["id"]:
         problems.append("id is not its primary key")
@@ -282,7 +292,24 @@ def identity_table_problems(inspector, dialect_name):
     return problems
 
 
-def ensure_current_schema(connection):
+def identity_table_problems(inspector: Any, dialect_name: str) -> list[str]:
+    """How an existing telemetry_identity differs from the shape the wizard writes: the six
+    columns (with usable types), id as the primary key, and the single-row check on id = 1.
+    An empty list when it fits."""
+    problems = []
+    columns = {column["name"]: column for column in inspector.get_columns(IDENTITY_TABLE)}
+    for name, kind in _WANTED_COLUMNS.items():
+        column = columns.get(name)
+        if column is None:
+            problems.append(f"it has no column {name}")
+            continue
+        problem = _column_problem(name, column["type"], kind, dialect_name)
+        if problem:
+            problems.append(problem)
+    return problems + _constraint_problems(inspector, columns)
+
+
+def ensure_current_schema(connection: sa.Connection) -> None:
     """Raise SchemaNotReady unless the database's schema is the code's newest revision."""
     try:
         current = connection.execute(sa.select(_WIZARD_VERSIONS.c.version_num)).scalar()

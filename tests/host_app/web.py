@@ -1,4 +1,4 @@
-"""The sample host's web apps, each mounting the wizard under /admin/license as the README
+"""The sample host's web apps, each mounting the wizard under /admin/license as docs/embedding.md
 shows: a Flask host (werkzeug's DispatcherMiddleware) served by gunicorn, and an ASGI host
 (Starlette, through the a2wsgi adapter) served by uvicorn."""
 

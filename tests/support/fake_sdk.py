@@ -40,48 +40,59 @@ APP_INFO = {
 }
 
 
+def _without(key):
+    return lambda document: document.pop(key)
+
+
+def _expired(document):
+    expiry = {**document["entitlements"]["expires_at"], "value": "2020-01-01T00:00:00Z"}
+    document["entitlements"] = {**document["entitlements"], "expires_at": expiry}
+
+
+# How each mode changes what GET /api/v1/license/info and GET /api/v1/app/info answer.
+LICENSE_CHANGES = {
+    "old": _without("customerID"),
+    "missing": _without("licenseID"),
+    "wrong_type": lambda document: document.update(licenseID=12345),
+    "no_app": _without("appSlug"),
+    "expired": _expired,
+}
+APP_CHANGES = {
+    "missing_instance": _without("instanceID"),
+    "no_app": _without("appSlug"),
+}
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - the name http.server calls
+    def do_GET(self):
         mode = self.server.mode
         self.server.requests.append(self.path)
         if mode == "slow":
             time.sleep(30)
-        if mode == "trickle":
-            return self._trickle()
-        if mode in ("redirect", "redirect_ftp"):
-            target = "ftp://files.example/x" if mode == "redirect_ftp" else "http://evil.example"
-            self.send_response(302)
-            self.send_header("Location", target + self.path)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return None
-        if mode == "error":
-            return self._send(500, b'{"error": "internal"}', "application/json")
-        if mode == "html":
-            return self._send(200, b"<html><body>Welcome to nginx!</body></html>", "text/html")
-        if self.path == "/api/v1/license/info":
-            document = dict(LICENSE_INFO)
-            if mode == "old":
-                document.pop("customerID")
-            if mode == "missing":
-                document.pop("licenseID")
-            if mode == "wrong_type":
-                document["licenseID"] = 12345
-            if mode == "no_app":
-                document.pop("appSlug")
-            if mode == "expired":
-                expiry = {**document["entitlements"]["expires_at"], "value": "2020-01-01T00:00:00Z"}
-                document["entitlements"] = {**document["entitlements"], "expires_at": expiry}
-        elif self.path == "/api/v1/app/info":
-            document = dict(APP_INFO)
-            if mode == "missing_instance":
-                document.pop("instanceID")
-            if mode == "no_app":
-                document.pop("appSlug")
-        else:
+        failure = _FAILURES.get(mode)
+        if failure is not None:
+            return failure(self)
+        pages = {
+            "/api/v1/license/info": (LICENSE_INFO, LICENSE_CHANGES),
+            "/api/v1/app/info": (APP_INFO, APP_CHANGES),
+        }
+        if self.path not in pages:
             return self._send(404, b'{"error": "not found"}', "application/json")
+        original, changes = pages[self.path]
+        document = json.loads(json.dumps(original))
+        if mode in changes:
+            changes[mode](document)
         headers = {"X-Replicated-Mock-Data": "true"} if mode == "mock" else {}
         return self._send(200, json.dumps(document).encode(), "application/json", headers)
+
+    def _redirect(self):
+        target = (
+            "ftp://files.example/x" if self.server.mode == "redirect_ftp" else "http://evil.example"
+        )
+        self.send_response(302)
+        self.send_header("Location", target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _trickle(self):
         """Headers at once, then one byte a second: each read is quick, the whole never ends."""
@@ -109,6 +120,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+_FAILURES = {
+    "trickle": _Handler._trickle,
+    "redirect": _Handler._redirect,
+    "redirect_ftp": _Handler._redirect,
+    "error": lambda handler: handler._send(500, b'{"error": "internal"}', "application/json"),
+    "html": lambda handler: handler._send(
+        200, b"<html><body>Welcome to nginx!</body></html>", "text/html"
+    ),
+}
 
 
 class FakeSdk(http.server.ThreadingHTTPServer):

@@ -22,8 +22,17 @@ class Server:
         self.log_path = Path(log_path or Path(cwd) / f"serve-{self.port}.log")
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wizard.cli", "serve", "--port", str(self.port)]
-            + ["--workers", str(workers), *args],
+            [
+                sys.executable,
+                "-m",
+                "wizard.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+                *args,
+            ],
             env=env,
             cwd=cwd,
             stdout=self._log,

@@ -34,7 +34,7 @@ def _postgres_problem():
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
         engine.dispose()
-    except Exception as error:  # noqa: BLE001 - any failure means "not available"
+    except Exception as error:
         return f"PostgreSQL at {POSTGRES_ADMIN_URL} does not answer: {error}"
     return None
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from ..db import db, driver_reads
-from ..models import AdminSession, SetupDraft, UnlockLink
+from ..models import AdminSession, SetupDraft, UnlockLink, table_of
 
 IDLE_LIFETIME = timedelta(minutes=30)
 ABSOLUTE_LIFETIME = timedelta(hours=12)
@@ -20,9 +20,9 @@ LINK_LIFETIME = timedelta(seconds=60)
 # A session's last-seen time is written at most this often, not on every request.
 TOUCH_INTERVAL = timedelta(minutes=1)
 
-SESSIONS = AdminSession.__table__
-LINKS = UnlockLink.__table__
-DRAFTS = SetupDraft.__table__
+SESSIONS = table_of(AdminSession)
+LINKS = table_of(UnlockLink)
+DRAFTS = table_of(SetupDraft)
 
 
 class LinkRefused(Exception):

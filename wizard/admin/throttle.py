@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from ..db import SQLITE_BEGIN_IMMEDIATE, UTCDateTime, db, dialect_insert, driver_reads
-from ..models import FailedUnlock
+from ..models import FailedUnlock, table_of
 
 MAX_FAILURES = 10
 MAX_FAILURES_ALL_CLIENTS = 1000
@@ -20,7 +20,7 @@ WINDOW = timedelta(minutes=5)
 
 ALL_CLIENTS = "*"
 
-FAILURES = FailedUnlock.__table__
+FAILURES = table_of(FailedUnlock)
 
 _READ_FAILURES = sa.select(
     FAILURES.c.client_address, FAILURES.c.failures, FAILURES.c.window_started_at

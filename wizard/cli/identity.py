@@ -121,6 +121,12 @@ def _verdict_line(verdict: Any, show_license_id: bool = False) -> str:
     )
 
 
+show_license_id = click.option(
+    "--show-license-id",
+    is_flag=True,
+    help="Print the whole license id (a credential) instead of its last 4 characters.",
+)
+
 license_number = click.option(
     "--license",
     "number",
@@ -148,11 +154,7 @@ def _verdicts(wizard: Wizard, data: bytes, number: int | None) -> list[Any]:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @license_number
-@click.option(
-    "--show-license-id",
-    is_flag=True,
-    help="Print the whole license id (a credential) instead of its last 4 characters.",
-)
+@show_license_id
 @pass_wizard
 def verify_license_command(
     wizard: Wizard, file: str, as_json: bool, number: int | None, show_license_id: bool
@@ -227,11 +229,7 @@ def import_license(
     type=IdType(),
     help="Customer id, for an SDK that does not report one (older versions).",
 )
-@click.option(
-    "--show-license-id",
-    is_flag=True,
-    help="Print the whole license id (a credential) instead of its last 4 characters.",
-)
+@show_license_id
 @pass_wizard
 def detect_command(
     wizard: Wizard, as_json: bool, save: bool, customer_id: str | None, show_license_id: bool

@@ -3,7 +3,7 @@ SQLite file's safety, and what a database error means in words."""
 
 from .engine import configure_engine, engine_options
 from .problems import DatabaseProblem, database_problem
-from .reads import driver_reads, retried_once_if_disconnected
+from .reads import driver_execute, driver_reads, pipelined, retried_once_if_disconnected
 from .sqlite_files import UnsafeDatabaseFile, private_sqlite_files
 from .types import (
     SQLITE_BEGIN_IMMEDIATE,
@@ -25,8 +25,10 @@ __all__ = [
     "database_problem",
     "db",
     "dialect_insert",
+    "driver_execute",
     "driver_reads",
     "engine_options",
+    "pipelined",
     "private_sqlite_files",
     "retried_once_if_disconnected",
     "utc_from_db",

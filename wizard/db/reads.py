@@ -4,10 +4,11 @@ connection without SQLAlchemy's result machinery, with the same values their col
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -43,10 +44,10 @@ def _json_from_db(value: Any) -> Any:
 
 
 @functools.cache
-def _row_reader(statement: sa.Select[Any]) -> Callable[[Sequence[Any]], Any]:
-    """Turn a driver's row of this SELECT into a named tuple with the values its column types
-    give: aware UTC times, JSON as Python."""
-    columns = list(statement.selected_columns)
+def _row_reader(statement: Any) -> Callable[[Sequence[Any]], Any]:
+    """Turn a driver's row of this SELECT (or RETURNING) into a named tuple with the values its
+    column types give: aware UTC times, JSON as Python."""
+    columns = list(statement.exported_columns)
     row_type = collections.namedtuple("Row", [column.name for column in columns])  # type: ignore[misc]
     converters = [
         utc_from_db
@@ -64,11 +65,100 @@ def _row_reader(statement: sa.Select[Any]) -> Callable[[Sequence[Any]], Any]:
 
 
 @functools.cache
-def _driver_sql(statement: sa.Select[Any], dialect: sa.Dialect) -> tuple[str, Any, dict[str, Any]]:
-    """A Core statement compiled once per database: its SQL, the order of its parameters (for
-    drivers that take them by position) and its own parameter values."""
-    compiled = statement.compile(dialect=dialect)
+def _driver_sql(
+    statement: Any, dialect: sa.Dialect, column_keys: tuple[str, ...] | None = None
+) -> tuple[str, Any, Any]:
+    """A Core statement compiled once per database (and, for an INSERT of given columns, per
+    set of columns): its SQL, the order of its parameters (for drivers that take them by
+    position) and its own parameter values."""
+    compiled = statement.compile(
+        dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None
+    )
     return compiled.string, compiled.positiontup, compiled.construct_params(_check=False)
+
+
+def _driver_params(order: Any, values: dict[str, Any]) -> Any:
+    return tuple(values[name] for name in order) if order else values
+
+
+def _driver_error(connection: sa.Connection, error: Any, sql: str | None, cursor: Any) -> Any:
+    """A driver's error as SQLAlchemy raises it, the connection invalidated when it is lost."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    if lost:
+        connection.invalidate(error)
+    return sa.exc.DBAPIError.instance(
+        sql, None, error, dialect.loaded_dbapi.Error, connection_invalidated=lost
+    )
+
+
+def driver_execute(
+    connection: sa.Connection,
+    statement: Any,
+    params: dict[str, Any] | None = None,
+    *,
+    later: bool = False,
+) -> Any:
+    """Run a Core statement on the driver connection under `connection`, inside its open
+    transaction: the same statement SQLAlchemy would run, compiled once, without the result
+    machinery. For the saves every write makes: the parameters must be plain text, numbers or
+    None (no type needs to process them). Returns the rows a SELECT or RETURNING gives; with
+    `later`, a function that returns them, so that a driver in pipeline mode (psycopg inside
+    `pipelined`) sends the statement with the next ones instead of waiting for it.
+
+    Driver errors come out as SQLAlchemy's DBAPIError, a connection found dead is invalidated,
+    and the statement has its deadline, as with connection.execute.
+    """
+    keys = tuple(sorted(params)) if params and isinstance(statement, sa.Insert) else None
+    sql, order, values = _driver_sql(statement, connection.dialect, keys)
+    if params:
+        values = {**values, **params}
+    dbapi_connection = connection.connection.dbapi_connection
+    wants_rows = isinstance(statement, sa.Select) or bool(getattr(statement, "_returning", ()))
+    cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+
+    def rows() -> list[Any]:
+        try:
+            with deadlines_of(connection.engine).watching(dbapi_connection):
+                found = cursor.fetchall() if wants_rows else []
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _driver_error(connection, error, sql, cursor) from error
+        finally:
+            cursor.close()
+        return list(map(_row_reader(statement), found)) if found else []
+
+    try:
+        with deadlines_of(connection.engine).watching(dbapi_connection):
+            cursor.execute(sql, _driver_params(order, values))
+    except connection.dialect.loaded_dbapi.Error as error:
+        cursor.close()
+        raise _driver_error(connection, error, sql, cursor) from error
+    if later and _in_pipeline(dbapi_connection):
+        return rows
+    found = rows()
+    return (lambda: found) if later else found
+
+
+def _in_pipeline(dbapi_connection: Any) -> bool:
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    return bool(getattr(pgconn, "pipeline_status", 0))
+
+
+@contextlib.contextmanager
+def pipelined(connection: sa.Connection) -> Iterator[None]:
+    """Send the statements of this block together where the driver can (psycopg's pipeline
+    mode): a save then waits for the database twice, not once per statement. Inside it, only
+    driver_execute may run statements, and a commit sends what is queued."""
+    dbapi_connection = connection.connection.dbapi_connection
+    pipeline = getattr(dbapi_connection, "pipeline", None)
+    if connection.dialect.name != "postgresql" or pipeline is None:
+        yield
+        return
+    try:
+        with pipeline():
+            yield
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _driver_error(connection, error, None, None) from error
 
 
 @retried_once_if_disconnected
@@ -108,7 +198,7 @@ def driver_reads(*reads: Read) -> list[list[Any]]:
         ) from error
     finally:
         if alone and connection.dbapi_connection is not None:
-            connection.dbapi_connection.autocommit = False  # type: ignore[union-attr]
+            connection.dbapi_connection.autocommit = False
         connection.close()  # back to the pool, which rolls back what is open
 
 
@@ -122,7 +212,7 @@ def _run(cursor: Any, dialect: sa.Dialect, reads: Sequence[Read]) -> list[list[A
         sql, order, values = _driver_sql(statement, dialect)
         if params:
             values = {**values, **params}
-        cursor.execute(sql, tuple(values[name] for name in order) if order else values)
+        cursor.execute(sql, _driver_params(order, values))
         results.append(list(map(_row_reader(statement), cursor.fetchall())))
     if snapshot:
         cursor.execute("COMMIT")

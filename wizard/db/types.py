@@ -23,7 +23,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
-class utcnow(sa.sql.expression.FunctionElement[datetime]):  # noqa: N801 - reads as SQL
+class utcnow(sa.sql.expression.FunctionElement[datetime]):
     """The database's current time in UTC, with microseconds where the engine keeps them."""
 
     type = sa.DateTime(timezone=True)

@@ -69,7 +69,9 @@ def license_documents(
 
 def document_label(document: dict[str, Any]) -> str:
     """How to tell licenses in one file apart: customer, app and the end of the license id."""
-    spec = document.get("spec") if isinstance(document.get("spec"), dict) else {}
+    spec = document.get("spec")
+    if not isinstance(spec, dict):
+        spec = {}
     license_id = str(spec.get("licenseID") or "")
     parts = [str(spec.get("customerName") or "unnamed customer"), str(spec.get("appSlug") or "?")]
     if license_id:

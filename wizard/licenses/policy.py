@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from .documents import MAX_LICENSE_BYTES, document_label, license_documents
 from .keys import TrustedKeys, load_trusted_keys
@@ -104,7 +104,7 @@ class LicensePolicy:
         policy = app.extensions.get("license_policy")
         if policy is None:
             policy = app.extensions["license_policy"] = cls.from_settings(app.config)
-        return policy  # type: ignore[no-any-return]
+        return cast(LicensePolicy, policy)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> LicensePolicy:

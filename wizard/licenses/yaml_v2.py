@@ -17,6 +17,7 @@ import functools
 import json
 import math
 import re
+from typing import Any, ClassVar
 
 MAX_DEPTH = 32  # a real license nests five levels deep
 MAX_NODES = 100_000
@@ -119,10 +120,10 @@ def _yaml():
 
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    class GoLoader(base):
+    class GoLoader(base):  # type: ignore[valid-type,misc]
         """Every scalar is text to the resolver; the constructor applies yaml.v2's rules."""
 
-        yaml_implicit_resolvers = {}
+        yaml_implicit_resolvers: ClassVar[dict[str, Any]] = {}
 
         def construct_mapping(self, node, deep=False):
             mapping = {}
@@ -150,6 +151,20 @@ def _yaml():
     return yaml, base, GoLoader
 
 
+def _refuse_node(yaml, event):
+    """Refuse an event that no license has: an alias, an anchor, a tag, a huge value."""
+    if isinstance(event, yaml.AliasEvent):
+        raise YamlRefused("This uses YAML aliases (*name); a license never does.")
+    if not isinstance(event, yaml.NodeEvent):
+        return
+    if getattr(event, "tag", None) not in (None, "!"):
+        raise YamlRefused(f"This uses the YAML tag {event.tag}; a license never does.")
+    if getattr(event, "anchor", None) is not None:
+        raise YamlRefused("This uses YAML anchors (&name); a license never does.")
+    if isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_SCALAR_CHARS:
+        raise YamlRefused("This holds a value far larger than any license field.")
+
+
 def _check_events(text):
     """Walk the parser's events first: refuse aliases, anchors, tags, deep nesting and huge
     values before anything is built."""
@@ -157,26 +172,18 @@ def _check_events(text):
     depth = nodes = 0
     try:
         for event in yaml.parse(text, Loader=event_loader):
-            if isinstance(event, yaml.AliasEvent):
-                raise YamlRefused("This uses YAML aliases (*name); a license never does.")
-            if isinstance(event, yaml.NodeEvent):
-                nodes += 1
-                if getattr(event, "tag", None) not in (None, "!"):
-                    raise YamlRefused(f"This uses the YAML tag {event.tag}; a license never does.")
-                if getattr(event, "anchor", None) is not None:
-                    raise YamlRefused("This uses YAML anchors (&name); a license never does.")
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise YamlRefused(
-                        f"This nests more than {MAX_DEPTH} levels deep; a license never does."
-                    )
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-            elif isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_SCALAR_CHARS:
-                raise YamlRefused("This holds a value far larger than any license field.")
+            _refuse_node(yaml, event)
+            nodes += isinstance(event, yaml.NodeEvent)
             if nodes > MAX_NODES:
                 raise YamlRefused("This is far larger than a license.")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            if depth > MAX_DEPTH:
+                raise YamlRefused(
+                    f"This nests more than {MAX_DEPTH} levels deep; a license never does."
+                )
     except yaml.YAMLError as error:
         raise YamlRefused(f"This is not valid YAML: {_yaml_problem(error)}.") from None
 

@@ -19,12 +19,12 @@ from flask import session
 
 from ..db import db, dialect_insert, driver_reads
 from ..identity import DRAFT_SOURCES, Source
-from ..models import SetupDraft
+from ..models import SetupDraft, table_of
 
 # An admin who leaves the wizard longer than this starts again.
 DRAFT_LIFETIME = timedelta(hours=2)
 
-DRAFTS = SetupDraft.__table__
+DRAFTS = table_of(SetupDraft)
 
 
 class StartAgain(Exception):

@@ -1,7 +1,11 @@
 """Error pages and JSON errors: what happened and what to do, never a stack trace."""
 
+from __future__ import annotations
+
+from typing import Any
+
 import sqlalchemy as sa
-from flask import current_app, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
@@ -41,84 +45,92 @@ def _cookie_withheld():
     return current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
 
 
-def init_app(app):
-    """Register the handlers that turn every failure into a page or a JSON body."""
-
-    @app.errorhandler(CSRFError)
-    def csrf_error(error):
-        if _wants_json():
-            return respond(
-                400,
-                "A write without a bearer token needs this session's CSRF token in X-CSRFToken.",
-                "Scripts send the admin token instead: `Authorization: Bearer <token>`.",
-            )
-        if _cookie_withheld() and request.headers.get("Sec-Fetch-Dest") == "iframe":
-            https = "" if request.is_secure else " Inside another site's frame it also needs HTTPS."
-            return respond(
-                400,
-                "Your browser kept this wizard's cookie out of the console's frame.",
-                "Nothing was saved: without its cookie the form cannot be trusted. Browsers that "
-                f"block third-party cookies do this.{https} Open the wizard in a new tab and "
-                "carry on there.",
-                new_tab_url=request.url,
-            )
-        if _cookie_withheld():
-            return respond(
-                400,
-                "Your browser did not send this wizard's cookie, so the form could not be "
-                "trusted. Nothing was saved.",
-                "Allow cookies for this site, then reload the page and send the form again.",
-            )
+def csrf_error(error: CSRFError) -> Any:
+    """A form without this session's CSRF token: say why, and what to do."""
+    if _wants_json():
         return respond(
             400,
-            "This form has expired or did not come from this wizard. Nothing was saved.",
-            "Go back, reload the page, and submit the form again.",
+            "A write without a bearer token needs this session's CSRF token in X-CSRFToken.",
+            "Scripts send the admin token instead: `Authorization: Bearer <token>`.",
         )
-
-    @app.errorhandler(SecurityError)
-    def untrusted_host(error):
-        # No page template here: building its links needs the very host name that was refused.
-        return (
-            "This wizard does not answer to that host name. Use the address your "
-            "administrator gave you (WIZARD_TRUSTED_HOSTS).\n",
+    if _cookie_withheld() and request.headers.get("Sec-Fetch-Dest") == "iframe":
+        https = "" if request.is_secure else " Inside another site's frame it also needs HTTPS."
+        return respond(
             400,
-            {"Content-Type": "text/plain; charset=utf-8"},
+            "Your browser kept this wizard's cookie out of the console's frame.",
+            "Nothing was saved: without its cookie the form cannot be trusted. Browsers that "
+            f"block third-party cookies do this.{https} Open the wizard in a new tab and "
+            "carry on there.",
+            new_tab_url=request.url,
         )
-
-    @app.errorhandler(HTTPException)
-    def http_error(error):
-        message = MESSAGES.get(error.code, error.description)
-        headers = {}
-        if error.description != type(error).description:
-            message = error.description  # our own words: what exactly to do
-        if getattr(error, "retry_after", None):
-            headers["Retry-After"] = str(error.retry_after)
-        if error.code == 401 and _wants_json():
-            headers["WWW-Authenticate"] = 'Bearer realm="setup-wizard"'
-        hint = None
-        if error.code == 413:
-            limit = current_app.config["MAX_CONTENT_LENGTH"]
-            hint = f"The most it accepts is {limit:,} bytes (WIZARD_MAX_UPLOAD_BYTES)."
-        return respond(error.code, message, hint, headers=headers)
-
-    @app.errorhandler(sa.exc.DBAPIError)
-    def database_error(error):
-        problem = database_problem(error)
-        # The driver's words name hosts and users: the log has them, the page does not.
-        app.logger.warning("database error (%s): %s", problem.kind, problem.detail)
-        hint = {
-            "no_schema": None,
-            "old_schema": None,
-            "too_long": "Check the values sent; nothing was saved.",
-        }.get(
-            problem.kind,
-            "Check that the database is running and that the schema is current "
-            "(`setup-wizard db upgrade`), then reload.",
+    if _cookie_withheld():
+        return respond(
+            400,
+            "Your browser did not send this wizard's cookie, so the form could not be "
+            "trusted. Nothing was saved.",
+            "Allow cookies for this site, then reload the page and send the form again.",
         )
-        if request.method not in ("GET", "HEAD"):
-            hint = f"Nothing was saved. {hint or ''}".strip()
-        return respond(problem.status, problem.message, hint)
+    return respond(
+        400,
+        "This form has expired or did not come from this wizard. Nothing was saved.",
+        "Go back, reload the page, and submit the form again.",
+    )
 
-    @app.errorhandler(InternalServerError)
-    def internal_error(error):
-        return respond(500, MESSAGES[500])
+
+def untrusted_host(error: SecurityError) -> Any:
+    """A host name outside WIZARD_TRUSTED_HOSTS: plain text (links would need that host)."""
+    return (
+        "This wizard does not answer to that host name. Use the address your "
+        "administrator gave you (WIZARD_TRUSTED_HOSTS).\n",
+        400,
+        {"Content-Type": "text/plain; charset=utf-8"},
+    )
+
+
+def http_error(error: HTTPException) -> Any:
+    """Any HTTP error: our own words when we gave some, else the status's."""
+    message = MESSAGES.get(error.code or 500, error.description)
+    headers = {}
+    if error.description != type(error).description:
+        message = error.description  # our own words: what exactly to do
+    if getattr(error, "retry_after", None):
+        headers["Retry-After"] = str(error.retry_after)  # type: ignore[attr-defined]
+    if error.code == 401 and _wants_json():
+        headers["WWW-Authenticate"] = 'Bearer realm="setup-wizard"'
+    hint = None
+    if error.code == 413:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        hint = f"The most it accepts is {limit:,} bytes (WIZARD_MAX_UPLOAD_BYTES)."
+    return respond(error.code or 500, message or "", hint, headers=headers)
+
+
+def database_error(error: sa.exc.DBAPIError) -> Any:
+    """The database failed: what happened, in words; the driver's own words go to the log."""
+    problem = database_problem(error)
+    # The driver's words name hosts and users: the log has them, the page does not.
+    current_app.logger.warning("database error (%s): %s", problem.kind, problem.detail)
+    hint = {
+        "no_schema": None,
+        "old_schema": None,
+        "too_long": "Check the values sent; nothing was saved.",
+    }.get(
+        problem.kind,
+        "Check that the database is running and that the schema is current "
+        "(`setup-wizard db upgrade`), then reload.",
+    )
+    if request.method not in ("GET", "HEAD"):
+        hint = f"Nothing was saved. {hint or ''}".strip()
+    return respond(problem.status, problem.message, hint)
+
+
+def internal_error(error: InternalServerError) -> Any:
+    return respond(500, MESSAGES[500])
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers that turn every failure into a page or a JSON body."""
+    app.register_error_handler(CSRFError, csrf_error)
+    app.register_error_handler(SecurityError, untrusted_host)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(sa.exc.DBAPIError, database_error)
+    app.register_error_handler(InternalServerError, internal_error)
