@@ -260,6 +260,23 @@ def fake_sdk():
         server.close()
 
 
+@pytest.fixture
+def fake_replicated():
+    """Start stand-ins for Replicated's endpoint on loopback, knowing the given license ids."""
+    from tests.support.fake_replicated import FakeReplicated
+
+    servers = []
+
+    def start(licenses=(), mode="ok"):
+        server = FakeReplicated(licenses, mode)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
 @pytest.fixture(scope="session")
 def chromium():
     """Debian's Chromium driven by Playwright; a failure under REQUIRE_BROWSER=1, else a skip."""

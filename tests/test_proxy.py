@@ -53,6 +53,7 @@ def test_the_api_works_through_the_prefix(proxied):
     assert client.get(f"{PREFIX}/api/v1/status").json() == {
         "has_customer_info": False,
         "updated_at": None,
+        "reporting": {"state": "not_identified"},
     }
     bearer = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/yaml"}
     saved = client.request(

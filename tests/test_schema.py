@@ -85,8 +85,10 @@ def test_the_wizard_keeps_its_revision_in_its_own_version_table(bare_app):
 
 def as_of_revision_0002(connection):
     """Take the wizard's tables back to what revision 0002 had made."""
-    for table in ("admin_session", "unlock_link", "setup_draft"):
+    for table in ("admin_session", "unlock_link", "setup_draft", "report_round", "report_state"):
         connection.execute(sa.text(f"DROP TABLE {table}"))
+    for column in ("endpoint", "channel_id"):  # added by 0004
+        connection.execute(sa.text(f"ALTER TABLE license_summary DROP COLUMN {column}"))
 
 
 def test_an_older_install_moves_its_revision_out_of_alembic_version(app):

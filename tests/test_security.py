@@ -61,7 +61,9 @@ def test_without_the_token_the_status_tells_only_whether_and_when(app, client):
         save_identity(
             "acme-secret-customer", "instance-1", "1vusOokxAVp1tkRGuyxnF23PJcq", actor=Actor("cli")
         )
-    assert set(client.get("/api/v1/status").json) == {"has_customer_info", "updated_at"}
+    public = client.get("/api/v1/status").json
+    assert set(public) == {"has_customer_info", "updated_at", "reporting"}
+    assert set(public["reporting"]) == {"state"}
     page = client.get("/status").text
     assert "acme-secret-customer" not in page and "instance-1" not in page
     assert "PJcq" not in page and "Recent changes" not in page

@@ -31,12 +31,17 @@ def test_status_page_says_not_identified_before_anything_is_saved(client):
 
 
 def test_public_api_status_before_anything_is_saved(client):
-    assert client.get("/api/v1/status").json == {"has_customer_info": False, "updated_at": None}
+    assert client.get("/api/v1/status").json == {
+        "has_customer_info": False,
+        "updated_at": None,
+        "reporting": {"state": "not_identified"},
+    }
 
 
 def test_public_api_status_gives_exactly_whether_and_when(client, identified):
     document = client.get("/api/v1/status").json
-    assert set(document) == {"has_customer_info", "updated_at"}
+    assert set(document) == {"has_customer_info", "updated_at", "reporting"}
+    assert set(document["reporting"]) == {"state"}, "whether reporting works, nothing more"
     assert document["has_customer_info"] is True
     assert document["updated_at"].endswith("+00:00")
 

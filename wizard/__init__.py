@@ -65,10 +65,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, web: bool = True) -> 
 
     from . import admin, api, setup, status
     from . import web as web_layer
+    from .reporting import metrics
 
     web_layer.init_app(app)
     admin.init_app(app)
-    for blueprint in (status.bp, setup.bp, api.bp):
+    for blueprint in (status.bp, setup.bp, api.bp, metrics.bp):
         app.register_blueprint(blueprint)
     web_layer.serve_liveness_first(app)
     return app

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, json, request, url_for
+from flask import Blueprint, Response, current_app, json, request, url_for
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import BadRequest, Forbidden, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized, UnsupportedMediaType
 
 from .admin import admin_credential, bearer_token, csrf, is_admin, safe_next
 from .admin.sessions import create_link
@@ -22,13 +22,13 @@ from .identity import (
     SavedIdentity,
     Source,
     customer_id_for,
-    load_identity,
-    load_status,
     load_summary,
     save_identity,
     status_json,
 )
 from .licenses import LicenseError, LicensePolicy, NeedsChoice, Verdict
+from .overview import status_body
+from .reporting import export_usage
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # the write guard checks a session's CSRF token itself, after the bearer token
@@ -56,11 +56,9 @@ def _unprocessable(errors: dict[str, list[str]], reason: str | None = None) -> t
 
 @bp.get("/status")
 def status() -> Json:
-    """Whether the identity is set, and when it last changed; the admin gets the details."""
-    if not is_admin():
-        return status_json(load_identity(), None, admin=False)
-    identity, summary, _ = load_status(changes=0)
-    return status_json(identity, summary, admin=True)
+    """Whether the identity is set, when it last changed and whether reporting works; the admin
+    gets the details."""
+    return status_body(admin=is_admin())
 
 
 def _json_object() -> Json:
@@ -161,6 +159,21 @@ def post_license() -> Json | tuple[Json, int]:
     except InvalidValue as error:
         return _unprocessable({"license": [str(error)]}, reason="not_a_license")
     return _saved(saved)
+
+
+@bp.get("/usage")
+def usage() -> Response:
+    """The reports kept for the air-gapped usage file (offline mode), as the Replicated SDK
+    keeps them, for the admin to send to the vendor."""
+    if not is_admin():
+        raise Unauthorized("The usage file is for the admin: send the admin token.")
+    body = export_usage(current_app)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Response(
+        json.dumps(body, indent=2) + "\n",
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="usage-{stamp}.json"'},
+    )
 
 
 @bp.post("/unlock-link")

@@ -78,6 +78,64 @@ def settings_from_env(instance_path: str) -> dict[str, Any]:
         "WIZARD_REPLICATED_SDK_URL": _env("WIZARD_REPLICATED_SDK_URL"),
         "WIZARD_SDK_TIMEOUT": _number_env("WIZARD_SDK_TIMEOUT", 5.0, kind=float, minimum=0.1),
         "MAX_CONTENT_LENGTH": _number_env("WIZARD_MAX_UPLOAD_BYTES", 1024 * 1024, minimum=1024),
+        **_reporting_settings(),
+    }
+
+
+REPORTING_MODES = ("auto", "sdk", "direct", "offline", "off")
+METRICS_MODES = ("off", "on", "token")
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(name: str, raw: str, minimum: float = 1.0) -> float:
+    """Seconds from `90`, `90s`, `30m`, `4h` or `1d`; ValueError naming the variable if not."""
+    text = raw.strip().lower()
+    unit = _UNITS.get(text[-1:]) if text else None
+    number = text[:-1] if unit else text
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be a duration such as 90s, 30m, 4h or 1d, got {raw!r}"
+        ) from None
+    if not seconds >= minimum:  # also refuses NaN
+        raise ValueError(f"{name} must be at least {minimum:g} seconds, got {raw!r}")
+    return seconds
+
+
+def _duration_env(name: str, default: float, minimum: float = 1.0) -> float:
+    raw = _env(name)
+    return default if raw is None else parse_duration(name, raw, minimum)
+
+
+def _choice_env(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (_env(name) or default).lower()
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _reporting_settings() -> dict[str, Any]:
+    """The settings of reporting and of the license's life after day one."""
+    return {
+        "WIZARD_REPORTING": _choice_env("WIZARD_REPORTING", "auto", REPORTING_MODES),
+        "WIZARD_REPLICATED_ENDPOINT": _env("WIZARD_REPLICATED_ENDPOINT"),
+        "WIZARD_REPORT_COLLECTORS": _env("WIZARD_REPORT_COLLECTORS"),
+        "WIZARD_REPORT_INTERVAL": _duration_env("WIZARD_REPORT_INTERVAL", 4 * 3600),
+        "WIZARD_REPORT_WARN_DAYS": _number_env(
+            "WIZARD_REPORT_WARN_DAYS", 4.0, kind=float, minimum=0
+        ),
+        "WIZARD_REPORT_TIMEOUT": _number_env(
+            "WIZARD_REPORT_TIMEOUT", 10.0, kind=float, minimum=0.1
+        ),
+        "WIZARD_COLLECTOR_TIMEOUT": _number_env(
+            "WIZARD_COLLECTOR_TIMEOUT", 5.0, kind=float, minimum=0.01
+        ),
+        "WIZARD_INSTANCE_NAME": _env("WIZARD_INSTANCE_NAME"),
+        "WIZARD_METRICS": _choice_env("WIZARD_METRICS", "token", METRICS_MODES),
+        "WIZARD_LICENSE_CHECK_INTERVAL": _duration_env("WIZARD_LICENSE_CHECK_INTERVAL", 3600),
+        "WIZARD_DEPLOYMENT_ID": _env("WIZARD_DEPLOYMENT_ID"),
     }
 
 

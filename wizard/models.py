@@ -1,5 +1,6 @@
-"""The identity row, the summary of the license it came from, the history of changes, and the
-wizard's own bookkeeping (throttling, admin sessions, unlock links, drafts)."""
+"""The identity row, the summary of the license it came from, the history of changes, the
+reports of this installation, and the wizard's own bookkeeping (throttling, admin sessions,
+unlock links, drafts)."""
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -96,6 +97,9 @@ class LicenseSummary(Model):
     entitlements: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
     source: Mapped[str | None] = mapped_column(sa.String(16))
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    # Where the installation reports to (the license's spec.endpoint), and its channel.
+    endpoint: Mapped[str | None] = mapped_column(sa.String(512))
+    channel_id: Mapped[str | None] = mapped_column(sa.String(255))
 
 
 class IdentityChange(Model):
@@ -162,3 +166,54 @@ class SetupDraft(Model):
     key_digest: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     answers: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+
+
+class ReportRound(Model):
+    """One report of this installation: what was collected, with the identity saved at that
+    moment, written before it is sent; its attempts, and when it was sent."""
+
+    __tablename__ = "report_round"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    mode: Mapped[str] = mapped_column(sa.String(16))
+    customer_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    instance_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH))
+    # The credential the report is sent with: never shown, never logged.
+    license_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    skipped: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.String(1000))
+    # None for a round that is kept, not sent (offline).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    served_from_cache: Mapped[bool] = mapped_column(
+        sa.Boolean, default=False, server_default=sa.false()
+    )
+
+
+class ReportState(Model):
+    """How reporting stands, for every worker and replica: who holds the lease to send, the
+    last success and failure, and what the last report carried. One row."""
+
+    __tablename__ = "report_state"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="report_state_single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, default=1)
+    mode: Mapped[str | None] = mapped_column(sa.String(16))
+    state: Mapped[str | None] = mapped_column(sa.String(32))
+    lease_holder: Mapped[str | None] = mapped_column(sa.String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.String(1000))
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sent: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    failures_total: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    dropped_total: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -153,7 +153,7 @@ def migration_app() -> Flask:
 
 # The newest revision in migrations/versions, written here so that readiness checks need not
 # load Alembic in every worker (tests/test_schema.py checks that it is Alembic's head).
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 
 def head_revision() -> str:
@@ -176,7 +176,7 @@ _TABLES_BY_REVISION = {
     "0002": ("telemetry_identity", "license_summary", "identity_history", "failed_unlock"),
 }
 # Columns later revisions added to those tables: an older install does not have them yet.
-_COLUMNS_ADDED_SINCE: dict[str, set[str]] = {}
+_COLUMNS_ADDED_SINCE = {"license_summary": {"endpoint", "channel_id"}}  # 0004
 
 
 def _is_the_wizards(inspector: Any, revision: str) -> bool:

@@ -44,6 +44,18 @@ def refuse_port_in_use(host, port):
             raise
 
 
+def _start_reporting(worker):
+    from . import reporting
+
+    worker.wizard_reporter = reporting.start(worker.wsgi)
+
+
+def _stop_reporting(server, worker):
+    reporter = getattr(worker, "wizard_reporter", None)
+    if reporter is not None:
+        reporter.stop(timeout=5)
+
+
 class WizardServer(BaseApplication):
     """gunicorn with one wizard app per worker; the schema and secrets exist before it starts."""
 
@@ -62,6 +74,9 @@ class WizardServer(BaseApplication):
             # SCRIPT_NAME header from any local client).
             "forwarded_allow_ips": "",
             "secure_scheme_headers": {},
+            # Every worker runs the reporter; the lease in the database lets one send at a time.
+            "post_worker_init": _start_reporting,
+            "worker_exit": _stop_reporting,
         }
         super().__init__()
 

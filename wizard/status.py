@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from .admin import is_admin
 from .identity import SavedIdentity, load_identity, load_status
+from .reporting.status import STATES, load_reporting, reporting_json
 
 bp = Blueprint("status", __name__)
 
@@ -26,26 +27,43 @@ def index() -> Response:
 
 @bp.get("/status")
 def page() -> str:
-    """Show whether the identity is set; the admin also sees the ids, license and history."""
-    identity = load_identity()
-    if not (identity and is_admin()):
-        return render_template("status/page.html", identity=identity)
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    cards = _admin_cards(identity, hour, request.script_root)
-    return render_template("status/page.html", identity=identity, admin_cards=cards)
+    """Show whether the identity is set and whether reporting works; the admin also sees the
+    ids, the license, the history and what reporting sends."""
+    config = current_app.config
+    admin = is_admin()
+    reporting, summary = load_reporting(with_summary=admin)
+    identity = reporting.identity
+    context = {
+        "identity": identity,
+        "reporting_state": reporting.public_state(config),
+        "reporting_words": STATES,
+    }
+    if not (identity and admin):
+        return render_template("status/page.html", **context)
+    now = datetime.now(UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    return render_template(
+        "status/page.html",
+        **context,
+        admin_cards=_admin_cards(identity, hour, request.script_root),
+        reporting=reporting_json(reporting, summary, config, now, admin=True),
+    )
 
 
 @functools.lru_cache(maxsize=16)
-def _admin_cards(identity: SavedIdentity, hour: datetime, script_root: str) -> Markup:
+def _admin_cards(
+    identity: SavedIdentity, hour: datetime, script_root: str
+) -> tuple[Markup, Markup]:
     """The admin's cards, rendered once per state of the identity. Every save moves the
     identity's updated_at (and writes the summary and the history in the same transaction), so
     the row as read names the state; the hour and the prefix complete what the cards depend on
     ("days left", links). The row is still read on every request: a change shows at once."""
     identity_now, summary, changes = load_status(changes=10)
-    return Markup(  # noqa: S704 - a rendered template: escaped already
-        render_template(
-            "status/_admin.html", identity=identity_now, summary=summary, changes=changes
-        )
+    context = {"identity": identity_now, "summary": summary, "changes": changes}
+    # Rendered templates: escaped already.
+    return (
+        Markup(render_template("status/_admin.html", **context)),  # noqa: S704
+        Markup(render_template("status/_changes.html", **context)),  # noqa: S704
     )
 
 

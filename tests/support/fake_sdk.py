@@ -1,5 +1,21 @@
 """A real HTTP server on loopback that answers like the Replicated SDK, in the ways it can go
-right and wrong."""
+right and wrong.
+
+What it mimics (replicated-sdk pkg/handlers, read at b5ecbac):
+- GET /api/v1/license/info and GET /api/v1/app/info, with X-Replicated-Mock-Data in
+  integration mode (license.go GetLicenseInfo, app.go GetCurrentAppInfo);
+- POST and PATCH /api/v1/app/custom-metrics (app.go SendCustomAppMetrics): a body that does
+  not decode is 400 with no body, no data is 400 "no data provided", a null, list or map value
+  is 400 "<key> value is nil|an array|a map, only scalar values are allowed", success is 200
+  with the JSON string "", a failure to send upstream 400 with no body; POST replaces the
+  metric set, PATCH merges into it;
+- POST /api/v1/app/instance-tags (app.go SendAppInstanceTags): a value of the wrong JSON type is
+  400 "<type> not supported, only string values are allowed on instance-tags", a body that does
+  not decode 500, success 200 "";
+- middleware.go CacheMiddleware on those writes: the same method, path and body again within a
+  minute is answered from the cache, with X-Replicated-Served-From-Cache: true and
+  X-Replicated-Rate-Limited: true, and nothing is sent upstream.
+"""
 
 import http.server
 import json
@@ -133,6 +149,94 @@ _FAILURES = {
 }
 
 
+def _go_kind(value):
+    """What Go's validateCustomAppMetricsData calls a value that is not a scalar."""
+    if value is None:
+        return "nil"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a map"
+    return None
+
+
+def _json_type(value):
+    """encoding/json's name of a JSON value's type, as an UnmarshalTypeError gives it."""
+    for kind, name in ((bool, "bool"), ((int, float), "number"), (str, "string"), (list, "array")):
+        if isinstance(value, kind):
+            return name
+    return "object"
+
+
+class _Writes:
+    """The SDK's write handlers, with the cache middleware in front."""
+
+    CACHE_SECONDS = 60
+
+    def handle(self, handler, method):
+        server = handler.server
+        raw = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = ...  # does not decode
+        server.writes.append((method, handler.path, body, dict(handler.headers)))
+        key = (method, handler.path)
+        cached = server.cache.get(key)
+        if cached and cached[0] > time.monotonic() and cached[1] == body:
+            headers = {
+                "X-Replicated-Served-From-Cache": "true",
+                "X-Replicated-Rate-Limited": "true",
+            }
+            return handler._send(cached[2], cached[3], "application/json", headers)
+        if handler.path == "/api/v1/app/custom-metrics" and method in ("POST", "PATCH"):
+            status, answer = self.metrics(server, method, body)
+        elif handler.path == "/api/v1/app/instance-tags" and method == "POST":
+            status, answer = self.tags(server, body)
+        else:
+            status, answer = 404, b""
+        if 200 <= status < 300:
+            server.cache[key] = (time.monotonic() + self.CACHE_SECONDS, body, status, answer)
+        content_type = "application/json" if status == 200 else "text/plain; charset=utf-8"
+        return handler._send(status, answer, content_type)
+
+    def metrics(self, server, method, body):
+        if body is ... or (body is not None and not isinstance(body, dict)):
+            return 400, b""
+        data = (body or {}).get("data")
+        if data is not None and not isinstance(data, dict):
+            return 400, b""
+        if not data:
+            return 400, b"no data provided"
+        for key, value in data.items():
+            kind = _go_kind(value)
+            if kind:
+                return 400, f"{key} value is {kind}, only scalar values are allowed".encode()
+        if server.mode == "upstream_down":
+            return 400, b""
+        server.metrics = dict(data) if method == "POST" else {**server.metrics, **data}
+        return 200, b'""'
+
+    def tags(self, server, body):
+        if body is ...:
+            return 500, b""
+        data = (body or {}).get("data") or {}
+        values = list((data.get("tags") or {}).values()) if isinstance(data, dict) else [data]
+        for value in values:
+            if not isinstance(value, str | None):
+                return 400, f"{_json_type(value)} {_TAGS_REFUSAL}".encode()
+        if server.mode == "upstream_down":
+            return 500, b""
+        server.tags = dict(data.get("tags") or {})
+        return 200, b'""'
+
+
+_TAGS_REFUSAL = "not supported, only string values are allowed on instance-tags"
+_WRITES = _Writes()
+_Handler.do_POST = lambda self: _WRITES.handle(self, "POST")
+_Handler.do_PATCH = lambda self: _WRITES.handle(self, "PATCH")
+
+
 class FakeSdk(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -141,6 +245,10 @@ class FakeSdk(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.mode = mode
         self.requests = []
+        self.writes = []  # (method, path, JSON body, headers) of every write, cached ones too
+        self.cache = {}
+        self.metrics = {}
+        self.tags = {}
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
         threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
 

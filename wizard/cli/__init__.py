@@ -157,6 +157,6 @@ def main(ctx: click.Context) -> None:
     ctx.ensure_object(Wizard)
 
 
-from . import identity, server  # noqa: E402 - the commands register themselves on main
+from . import identity, reporting, server  # noqa: E402 - the commands register on main
 
-__all__ = ["identity", "main", "server"]
+__all__ = ["identity", "main", "reporting", "server"]

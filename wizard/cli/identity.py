@@ -34,7 +34,7 @@ from . import (
 @pass_wizard
 def status(wizard: Wizard, as_json: bool) -> None:
     """Exit 0 when the identity is set, 1 when it is not, 2 when it cannot tell."""
-    from ..identity import load_status, status_json
+    from ..overview import status_body
 
     missing = wizard.missing_sqlite_file()
     if missing:
@@ -46,22 +46,47 @@ def status(wizard: Wizard, as_json: bool) -> None:
         sys.exit(EXIT_UNKNOWN)
     with wizard.app.app_context():
         try:
-            identity, summary, _ = load_status(changes=0)
+            body = status_body(admin=True)
         except sa.exc.DBAPIError as error:
             say(f"Cannot tell: {wizard.database_problem(error)}", err=True)
             sys.exit(EXIT_UNKNOWN)
-    body = status_json(identity, summary, admin=True)
     if as_json:
         say(json.dumps(body, indent=2))
-    elif identity is not None and body["has_customer_info"]:
-        say(
-            f"Identified: customer {identity.customer_id}, instance {identity.instance_id}"
-            + (f", license {identity.license_id_hint}" if identity.license_id else "")
-            + f" (since {when(identity.updated_at)})"
-        )
     else:
-        say("Not identified yet: run `setup-wizard set` or open the wizard.")
+        for line in _status_lines(body):
+            say(line)
     sys.exit(EXIT_SET if body["has_customer_info"] else EXIT_NOT_SET)
+
+
+def _moment(text: str | None) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text) if text else None
+
+
+def _status_lines(body: dict[str, Any]) -> list[str]:
+    """What `setup-wizard status` says to a person."""
+    if not body["has_customer_info"]:
+        lines = ["Not identified yet: run `setup-wizard set` or open the wizard."]
+    else:
+        hint = body["license_id_hint"]
+        lines = [
+            f"Identified: customer {body['customer_id']}, instance {body['instance_id']}"
+            + (f", license {hint}" if hint else "")
+            + f" (since {when(_moment(body['updated_at']))})"
+        ]
+    reporting = body["reporting"]
+    line = f"Reporting: {reporting['state'].replace('_', ' ')}"
+    if reporting.get("where"):
+        line += f", {reporting['where']}"
+    if reporting.get("last_success_at"):
+        line += f"; last report {when(_moment(reporting['last_success_at']))}"
+    lines.append(line)
+    if reporting.get("state") == "failing" and reporting.get("last_error"):
+        lines.append(f"  Last attempt failed: {reporting['last_error']}")
+    if reporting.get("warning"):
+        lines.append(f"Warning: {reporting['warning']}")
+    return lines
 
 
 def _saved_instance_id(wizard: Wizard) -> str:

@@ -63,6 +63,7 @@ def serve(wizard: Wizard, host: str, port: int, workers: int) -> None:
         )
     app = wizard.app
     wizard.policy  # noqa: B018 - a bad WIZARD_LICENSE_KEYS stops the start here
+    _check_collectors(app.config["WIZARD_REPORT_COLLECTORS"])
     log.info("instance folder: %s", app.config["WIZARD_INSTANCE_PATH"])
     _in_a_child_process(_prepare, wizard)
     if app.config["WIZARD_AUTH"] == "token":
@@ -76,6 +77,19 @@ def serve(wizard: Wizard, host: str, port: int, workers: int) -> None:
     log.info("database: %s", wizard.database_label)
     log.info("serving on http://%s:%d/ with %d workers", host, port, workers)
     WizardServer(bind=f"{host}:{port}", workers=workers).run()
+
+
+def _check_collectors(setting: str | None) -> None:
+    """A collector WIZARD_REPORT_COLLECTORS names that cannot be loaded stops the start."""
+    from ..reporting import Collectors
+    from ..reporting.collectors import load_from_setting
+
+    try:
+        names = load_from_setting(setting, into=Collectors())
+    except ValueError as error:
+        fail(str(error))
+    if names:
+        log.info("collectors: %s", ", ".join(names))
 
 
 def _prepare(wizard: Wizard) -> None:

@@ -47,7 +47,10 @@ class Detected:
     channel_name: str | None
     expires_at: datetime | None
     mock: bool
-    entitlements: tuple = field(default=())
+    entitlements: tuple[Entitlement, ...] = field(default=())
+    channel_id: str | None = None
+    license_sequence: int | None = None
+    endpoint: str | None = None
 
     def as_license(self):
         """The license facts in the shape the pages and the summary use."""
@@ -58,13 +61,14 @@ class Detected:
             customer_name=self.customer_name,
             customer_email=None,
             license_type=self.license_type,
-            channel_id=None,
+            channel_id=self.channel_id,
             channel_name=self.channel_name,
-            license_sequence=None,
+            license_sequence=self.license_sequence,
             expires_at=self.expires_at,
             version="Replicated SDK",
             key="replicated-sdk",
             entitlements=self.entitlements,
+            endpoint=self.endpoint,
         )
 
     def as_json(self, show_license_id=True):
@@ -81,6 +85,9 @@ class Detected:
             "channel_name": self.channel_name,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "integration_mode": self.mock,
+            "channel_id": self.channel_id,
+            "license_sequence": self.license_sequence,
+            "endpoint": self.endpoint,
         }
 
     def draft_json(self):
@@ -107,6 +114,9 @@ class Detected:
             expires_at=datetime.fromisoformat(expires) if expires else None,
             mock=bool(data.get("integration_mode")),
             entitlements=tuple(Entitlement(*item) for item in data.get("entitlements", [])),
+            channel_id=data.get("channel_id"),
+            license_sequence=data.get("license_sequence"),
+            endpoint=data.get("endpoint"),
         )
 
 
@@ -264,7 +274,23 @@ def _detected(license_info: dict[str, Any], app_info: dict[str, Any], mock: bool
         expires_at=_expiry(entitlements),
         mock=mock,
         entitlements=_entitlements(entitlements),
+        channel_id=_text(license_info, "channelID", "a channel ID", LICENSE_INFO),
+        license_sequence=_sequence(license_info),
+        endpoint=_text(license_info, "endpoint", "an endpoint", LICENSE_INFO),
     )
+
+
+def _sequence(license_info: dict[str, Any]) -> int | None:
+    """licenseSequence: a whole number (Go's int64), or None when the SDK gave none."""
+    value = license_info.get("licenseSequence")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+        raise SdkError(
+            f"The Replicated SDK reported a license sequence (licenseSequence in GET "
+            f"{LICENSE_INFO}) that is not a whole number: {json.dumps(value)[:40]}."
+        )
+    return value
 
 
 def _refuse_another_app(found: Detected, base_url: str, expected_app: str | None) -> None:

@@ -88,6 +88,8 @@ class License:
                 for e in self.visible_entitlements
             ],
             "source": str(source),
+            "endpoint": self.endpoint,
+            "channel_id": self.channel_id,
         }
 
 

@@ -26,7 +26,7 @@ MESSAGES = {
 
 def _wants_json():
     """The API answers in JSON, also for an address or a method it does not have."""
-    return request.blueprint in {"api", "health"} or request.path.startswith("/api/")
+    return request.blueprint in {"api", "health", "metrics"} or request.path.startswith("/api/")
 
 
 def respond(status, message, hint=None, headers=None, **page):

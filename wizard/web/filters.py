@@ -9,10 +9,12 @@ from flask import Flask
 from ..ids import license_id_hint
 
 
-def when(moment: datetime | None) -> str:
-    """A moment for people: `28 Nov 2026, 14:05 UTC`."""
+def when(moment: datetime | str | None) -> str:
+    """A moment for people: `28 Nov 2026, 14:05 UTC` (from a datetime, or ISO 8601 text)."""
     if moment is None:
         return "never"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     return moment.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
 
 
