@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from .db import Base, UTCDateTime, db, utcnow
 from .ids import MAX_ID_LENGTH as ID_LENGTH
@@ -79,13 +79,23 @@ class TelemetryIdentity(IdentityFacts, Model):
         )
 
 
-class LicenseSummary(Model):
+class SingleRow:
+    """A table of at most one row, with id 1, as the database enforces."""
+
+    __tablename__: str
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, default=1)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[sa.CheckConstraint]:
+        return (sa.CheckConstraint("id = 1", name=f"{cls.__tablename__}_single_row"),)
+
+
+class LicenseSummary(SingleRow, Model):
     """What the license behind the identity says; hidden entitlements are never stored."""
 
     __tablename__ = "license_summary"
-    __table_args__ = (sa.CheckConstraint("id = 1", name="license_summary_single_row"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, default=1)
     app_slug: Mapped[str | None] = mapped_column(sa.String(255))
     customer_name: Mapped[str | None] = mapped_column(sa.String(255))
     license_type: Mapped[str | None] = mapped_column(sa.String(64))
@@ -196,14 +206,12 @@ class ReportRound(Model):
     )
 
 
-class ReportState(Model):
+class ReportState(SingleRow, Model):
     """How reporting stands, for every worker and replica: who holds the lease to send, the
     last success and failure, and what the last report carried. One row."""
 
     __tablename__ = "report_state"
-    __table_args__ = (sa.CheckConstraint("id = 1", name="report_state_single_row"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, default=1)
     mode: Mapped[str | None] = mapped_column(sa.String(16))
     state: Mapped[str | None] = mapped_column(sa.String(32))
     lease_holder: Mapped[str | None] = mapped_column(sa.String(128))

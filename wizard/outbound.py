@@ -38,6 +38,15 @@ class Answer:
         return self.headers.get(name.lower(), default)
 
 
+def _connection(
+    scheme: str, host: str, port: int | None, timeout: float
+) -> http.client.HTTPConnection:
+    if scheme == "https":
+        context = ssl.create_default_context()
+        return http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    return http.client.HTTPConnection(host, port, timeout=timeout)
+
+
 def exchange(
     method: str,
     url: str,
@@ -54,16 +63,7 @@ def exchange(
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise NoAnswer("no time was left", timed_out=True)
-    connection: http.client.HTTPConnection
-    if parts.scheme == "https":
-        connection = http.client.HTTPSConnection(
-            parts.hostname or "",
-            parts.port,
-            timeout=remaining,
-            context=ssl.create_default_context(),
-        )
-    else:
-        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=remaining)
+    connection = _connection(parts.scheme, parts.hostname or "", parts.port, remaining)
     opened: list[socket.socket] = []
 
     def cut() -> None:

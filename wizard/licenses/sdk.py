@@ -29,6 +29,22 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 _ONE_DETECTION = threading.Lock()
 
 
+# What the SDK's answers and a license file have in common.
+_AS_IN_A_LICENSE = (
+    "license_id",
+    "app_slug",
+    "customer_id",
+    "customer_name",
+    "license_type",
+    "channel_id",
+    "channel_name",
+    "license_sequence",
+    "expires_at",
+    "entitlements",
+    "endpoint",
+)
+
+
 class SdkError(Exception):
     """The SDK could not say who this installation is; the message says why, in plain words."""
 
@@ -52,23 +68,14 @@ class Detected:
     license_sequence: int | None = None
     endpoint: str | None = None
 
-    def as_license(self):
+    def as_license(self) -> License:
         """The license facts in the shape the pages and the summary use."""
+        shared = {name: getattr(self, name) for name in _AS_IN_A_LICENSE}
         return License(
-            license_id=self.license_id,
-            app_slug=self.app_slug,
-            customer_id=self.customer_id,
-            customer_name=self.customer_name,
+            **shared,
             customer_email=None,
-            license_type=self.license_type,
-            channel_id=self.channel_id,
-            channel_name=self.channel_name,
-            license_sequence=self.license_sequence,
-            expires_at=self.expires_at,
             version="Replicated SDK",
             key="replicated-sdk",
-            entitlements=self.entitlements,
-            endpoint=self.endpoint,
         )
 
     def as_json(self, show_license_id=True):

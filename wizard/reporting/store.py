@@ -126,37 +126,28 @@ def due_rounds(mode: str, now: datetime, limit: int = 20) -> list[Due]:
     ]
 
 
+def _update_round(round_id: int, **values: Any) -> None:
+    with db.engine.begin() as connection:
+        connection.execute(ROUNDS.update().where(ROUNDS.c.id == round_id).values(**values))
+
+
 def mark_attempt(round_id: int, now: datetime) -> None:
     """Count an attempt before it is made: a process that dies while sending leaves it said."""
-    statement = (
-        ROUNDS.update()
-        .where(ROUNDS.c.id == round_id)
-        .values(attempts=ROUNDS.c.attempts + 1, last_attempt_at=now)
-    )
-    with db.engine.begin() as connection:
-        connection.execute(statement)
+    _update_round(round_id, attempts=ROUNDS.c.attempts + 1, last_attempt_at=now)
 
 
 def mark_sent(round_id: int, now: datetime, served_from_cache: bool) -> None:
-    statement = (
-        ROUNDS.update()
-        .where(ROUNDS.c.id == round_id)
-        .values(
-            sent_at=now, next_attempt_at=None, last_error=None, served_from_cache=served_from_cache
-        )
+    _update_round(
+        round_id,
+        sent_at=now,
+        next_attempt_at=None,
+        last_error=None,
+        served_from_cache=served_from_cache,
     )
-    with db.engine.begin() as connection:
-        connection.execute(statement)
 
 
 def mark_failed(round_id: int, error: str, next_attempt_at: datetime) -> None:
-    statement = (
-        ROUNDS.update()
-        .where(ROUNDS.c.id == round_id)
-        .values(last_error=error[:1000], next_attempt_at=next_attempt_at)
-    )
-    with db.engine.begin() as connection:
-        connection.execute(statement)
+    _update_round(round_id, last_error=error[:1000], next_attempt_at=next_attempt_at)
 
 
 def update_state(**values: Any) -> None:
