@@ -62,6 +62,21 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // A moment in UTC also in the admin's own time zone (a license that expires at midnight UTC
+  // expires the evening before in the Americas).
+  for (const element of document.querySelectorAll("time[data-local]")) {
+    const moment = new Date(element.getAttribute("datetime"));
+    if (Number.isNaN(moment.getTime())) continue;
+    const local = moment.toLocaleString(undefined, {
+      weekday: "short", day: "numeric", month: "short", year: "numeric",
+      hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+    });
+    const note = document.createElement("span");
+    note.className = "local-time";
+    note.textContent = ` (${local} your time)`;
+    element.after(note);
+  }
+
   // Fill a new random instance id in the page; without script the button asks the server.
   // Either way a value already there is replaced only when the admin says so.
   for (const button of document.querySelectorAll("[data-generate-for]")) {

@@ -10,12 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support import BEARER, LICENSE_ID, saved_identity
+from tests.support.fake_sdk import INSTANCE_ID as SDK_INSTANCE_ID
+from tests.support.fake_sdk import LICENSE_ID as SDK_LICENSE_ID
 from wizard.db import db
 from wizard.identity import Actor, save_identity
 from wizard.reporting import Collectors, Reporter
 from wizard.reporting.collectors import load_from_setting
 
 INSTANCE = "3f2b8c1e-8d4a-4c9b-9e1f-2a7d6c5b4a39"
+# The ids the fake SDK reports: an installation that reports through it saved those.
+AS_THE_SDK = {"license_id": SDK_LICENSE_ID, "instance_id": SDK_INSTANCE_ID}
 
 
 class Clock:
@@ -31,7 +35,7 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-def identify(app, endpoint=None, license_id=LICENSE_ID, expires_at=None):
+def identify(app, endpoint=None, license_id=LICENSE_ID, expires_at=None, instance_id=INSTANCE):
     """Save an identity, with a license summary naming `endpoint` when given."""
     summary = None
     if endpoint is not None or expires_at is not None:
@@ -46,7 +50,7 @@ def identify(app, endpoint=None, license_id=LICENSE_ID, expires_at=None):
             "source": "upload",
         }
     with app.app_context():
-        save_identity("acme", INSTANCE, license_id, summary=summary, actor=Actor("cli"))
+        save_identity("acme", instance_id, license_id, summary=summary, actor=Actor("cli"))
 
 
 def rounds(app):
@@ -142,7 +146,7 @@ def test_nothing_is_collected_or_sent_until_the_installation_is_identified(
 def test_through_the_sdk_the_metrics_replace_the_set_and_the_instance_is_named(make_app, fake_sdk):
     sdk = fake_sdk()
     app = make_app(WIZARD_REPLICATED_SDK_URL=sdk.url, WIZARD_INSTANCE_NAME="prod-eu")
-    identify(app, expires_at=datetime.now(UTC) + timedelta(days=40, hours=1))
+    identify(app, expires_at=datetime.now(UTC) + timedelta(days=40, hours=1), **AS_THE_SDK)
     outcome = Reporter(app, collectors(seats_used=lambda: 42)).tick()
     assert outcome.state == "ok" and outcome.sent
     [metrics, tags] = sdk.writes
@@ -164,7 +168,7 @@ def test_through_the_sdk_the_metrics_replace_the_set_and_the_instance_is_named(m
 def test_the_same_report_again_within_a_minute_is_served_from_the_sdks_cache(make_app, fake_sdk):
     sdk = fake_sdk()
     app = make_app(WIZARD_REPLICATED_SDK_URL=sdk.url)
-    identify(app)
+    identify(app, **AS_THE_SDK)
     reporter = Reporter(app, collectors(seats_used=lambda: 42))
     reporter.report_now()
     assert reporter.report_now().state == "ok"
@@ -189,7 +193,7 @@ def test_an_sdk_that_cannot_send_upstream_or_is_down_is_said_in_words(
     if mode == "error":
         sdk.close()
     app = make_app(WIZARD_REPLICATED_SDK_URL=url)
-    identify(app)
+    identify(app, **AS_THE_SDK)
     outcome = Reporter(app, collectors(seats_used=lambda: 1)).tick()
     assert outcome.state == "failing" and words in outcome.failed
     body = status(app.test_client())["reporting"]
@@ -282,7 +286,7 @@ def test_offline_keeps_every_report_and_exports_them_in_the_sdks_air_gap_shape(
 def test_auto_reports_through_the_sdk_else_direct_else_offline(make_app, fake_sdk):
     sdk = fake_sdk()
     through = make_app(WIZARD_REPLICATED_SDK_URL=sdk.url)
-    identify(through, endpoint="https://replicated.app")
+    identify(through, endpoint="https://replicated.app", **AS_THE_SDK)
     assert status(through.test_client())["reporting"]["mode"] == "sdk"
     direct = make_app()
     identify(direct, endpoint="https://replicated.app")
@@ -291,7 +295,7 @@ def test_auto_reports_through_the_sdk_else_direct_else_offline(make_app, fake_sd
     identify(offline, license_id="2Typed0License0Without0Summary")  # drops the summary
     assert status(offline.test_client())["reporting"]["mode"] == "offline"
     off = make_app(WIZARD_REPORTING="off")
-    identify(off)
+    identify(off, **AS_THE_SDK)
     assert status(off.test_client())["reporting"]["state"] == "off"
     assert Reporter(off, collectors()).tick().state == "off"
 
@@ -368,7 +372,7 @@ def test_rounds_beyond_the_cap_drop_the_oldest_and_the_status_says_so(make_app, 
 def test_many_reporters_at_once_send_each_round_once(make_app, fake_sdk):
     sdk = fake_sdk()
     app = make_app(WIZARD_REPLICATED_SDK_URL=sdk.url)
-    identify(app)
+    identify(app, **AS_THE_SDK)
     reporters = [
         Reporter(make_app(WIZARD_REPLICATED_SDK_URL=sdk.url), collectors()) for _ in range(6)
     ]
@@ -412,7 +416,7 @@ def test_report_dry_run_prints_exactly_what_would_be_sent_and_sends_nothing(
 def test_report_sends_one_round_now_for_a_cron_job(make_app, runner, fake_sdk):
     sdk = fake_sdk()
     app = make_app(WIZARD_REPLICATED_SDK_URL=sdk.url)
-    identify(app)
+    identify(app, **AS_THE_SDK)
     result = runner(
         "report",
         env={
@@ -437,7 +441,7 @@ def test_report_says_why_nothing_was_reported(make_app, runner):
 def test_status_says_how_reporting_stands(make_app, runner, fake_sdk):
     sdk = fake_sdk("upstream_down")
     app = make_app(WIZARD_REPLICATED_SDK_URL=sdk.url)
-    identify(app)
+    identify(app, **AS_THE_SDK)
     Reporter(app, collectors()).tick()
     result = runner("status", env={"WIZARD_REPLICATED_SDK_URL": sdk.url})
     assert result.exit_code == 0
@@ -464,7 +468,7 @@ def test_metrics_come_from_the_database_and_need_the_token_by_default(make_app, 
     sdk = fake_sdk()
     app = make_app(WIZARD_REPLICATED_SDK_URL=sdk.url)
     expires = datetime(2030, 7, 27, tzinfo=UTC)
-    identify(app, expires_at=expires)
+    identify(app, expires_at=expires, **AS_THE_SDK)
     Reporter(app, collectors()).tick()
     client = app.test_client()
     assert client.get("/metrics").status_code == 401
@@ -487,7 +491,7 @@ def _admin_page(app):
 def test_the_reporting_card_shows_what_left_the_installation(make_app, fake_sdk):
     sdk = fake_sdk()
     app = make_app(WIZARD_REPLICATED_SDK_URL=sdk.url)
-    identify(app)
+    identify(app, **AS_THE_SDK)
     Reporter(app, collectors(seats_used=lambda: 42, broken=lambda: 1 / 0)).tick()
     page = _admin_page(app)
     assert "<h2>Reporting</h2>" in page
@@ -509,7 +513,8 @@ def test_two_servers_of_two_workers_on_one_database_send_each_round_once(
         WIZARD_REPLICATED_SDK_URL=sdk.url,
         WIZARD_REPORT_INTERVAL="2s",
         WIZARD_CUSTOMER_ID="acme",
-        WIZARD_INSTANCE_ID=INSTANCE,
+        WIZARD_INSTANCE_ID=SDK_INSTANCE_ID,
+        WIZARD_LICENSE_ID=SDK_LICENSE_ID,
         WIZARD_REPORT_COLLECTORS="tests.support.collectors:seats_used",
     )
     servers = [start_server(env, workers=2) for _ in range(2)]

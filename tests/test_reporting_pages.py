@@ -6,6 +6,7 @@ import pytest
 
 from tests.support import ADMIN_TOKEN, BEARER
 from tests.support.browser import Visit
+from tests.support.fake_sdk import INSTANCE_ID, LICENSE_ID
 from tests.support.http_client import Browser
 
 pytestmark = [
@@ -34,7 +35,8 @@ def test_the_reporting_card_at_1280_and_375_px(
         WIZARD_REPLICATED_SDK_URL=sdk.url,
         WIZARD_REPORT_INTERVAL="1h",
         WIZARD_CUSTOMER_ID="acme",
-        WIZARD_INSTANCE_ID="3f2b8c1e-8d4a-4c9b-9e1f-2a7d6c5b4a39",
+        WIZARD_INSTANCE_ID=INSTANCE_ID,
+        WIZARD_LICENSE_ID=LICENSE_ID,
         WIZARD_REPORT_COLLECTORS="tests.support.collectors:seats_used,plan=tests.support.collectors:plan_name",
     )
     server = start_server(env, workers=2).wait_ready()

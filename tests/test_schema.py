@@ -85,7 +85,8 @@ def test_the_wizard_keeps_its_revision_in_its_own_version_table(bare_app):
 
 def as_of_revision_0002(connection):
     """Take the wizard's tables back to what revision 0002 had made."""
-    for table in ("admin_session", "unlock_link", "setup_draft", "report_round", "report_state"):
+    later = ("admin_session", "unlock_link", "setup_draft", "report_round", "report_state")
+    for table in (*later, "license_watch"):
         connection.execute(sa.text(f"DROP TABLE {table}"))
     for column in ("endpoint", "channel_id"):  # added by 0004
         connection.execute(sa.text(f"ALTER TABLE license_summary DROP COLUMN {column}"))

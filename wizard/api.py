@@ -22,13 +22,15 @@ from .identity import (
     SavedIdentity,
     Source,
     customer_id_for,
+    load_status,
     load_summary,
     save_identity,
     status_json,
 )
-from .licenses import LicenseError, LicensePolicy, NeedsChoice, Verdict
+from .licenses import LicenseError, NeedsChoice, Verdict
 from .overview import status_body
 from .reporting import export_usage
+from .watch import license_change, license_policy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # the write guard checks a session's CSRF token itself, after the bearer token
@@ -110,7 +112,7 @@ def _chosen(data: bytes | str, number: int | None) -> Verdict | tuple[Json, int]
     """The verdict on the license to save, or the 422 that says why there is none: a file of
     several licenses sent without license_number lists each with its verdict."""
     try:
-        return LicensePolicy.for_app(current_app).pick(data, number)
+        return license_policy(current_app).pick(data, number)
     except LicenseError as error:
         return _unprocessable({"license": [error.message]}, reason=str(error.reason))
     except NeedsChoice as several:
@@ -148,6 +150,9 @@ def post_license() -> Json | tuple[Json, int]:
             errors["customer_id"] = [f"Customer ID {problem}."]
     if errors or customer_id is None:
         return _unprocessable(errors, reason=str(verdict.reason))
+    refusal = _against_the_saved_license(lic, customer_id, form)
+    if refusal is not None:
+        return refusal
     try:
         saved = save_identity(
             customer_id,
@@ -159,6 +164,32 @@ def post_license() -> Json | tuple[Json, int]:
     except InvalidValue as error:
         return _unprocessable({"license": [str(error)]}, reason="not_a_license")
     return _saved(saved)
+
+
+def _against_the_saved_license(
+    lic: Any, customer_id: str, form: LicenseImportApiForm
+) -> tuple[Json, int] | None:
+    """An older license than the saved one is refused (409) unless allow_older says so; the
+    same license with the same ids saves nothing (200, up_to_date)."""
+    current, summary, _ = load_status(changes=0)
+    change = license_change(current, summary, lic)
+    if change is None:
+        return None
+    if change.kind == "older" and not form.allow_older.data:
+        body: Json = {
+            "error": change.message,
+            "errors": {"allow_older": [f"{change.message} Send allow_older=true to save it."]},
+            "saved_sequence": change.saved_sequence,
+            "license_sequence": change.new_sequence,
+        }
+        return body, 409
+    unchanged = current is not None and (current.customer_id, current.instance_id) == (
+        customer_id,
+        form.instance_id.data,
+    )
+    if change.kind == "same" and unchanged:
+        return {**status_json(current, summary, admin=True), "up_to_date": True}, 200
+    return None
 
 
 @bp.get("/usage")

@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import MultiDict
 from wtforms import (
+    BooleanField,
     Form,
     HiddenField,
     PasswordField,
@@ -138,6 +139,7 @@ class ReviewForm(FlaskForm):
 
     based_on = HiddenField()
     shown = HiddenField()  # the draft's fingerprint: what this page showed
+    allow_older = BooleanField("Use this older license")
     save = SubmitField("Save")
 
 
@@ -191,3 +193,13 @@ class LicenseImportApiForm(ApiForm):
         if not (text.isascii() and text.isdigit() and len(text) <= 6) or int(text) < 1:
             raise ValidationError("License number must be a whole number, 1 or more.")
         field.data = int(text)
+
+    allow_older = StringField(
+        "Allow older", description="true to save a license older than the saved one."
+    )
+
+    def validate_allow_older(self, field):
+        text = str(field.data or "").strip().lower()
+        if text not in ("", "true", "false", "1", "0", "yes", "no"):
+            raise ValidationError("Allow older must be true or false.")
+        field.data = text in ("true", "1", "yes")

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 
 from .db import (
     SQLITE_BEGIN_IMMEDIATE,
@@ -27,6 +28,7 @@ from .db import (
 from .db.deadlines import deadlines_of
 from .ids import UNCHANGED, InvalidValue, Sentinel, checked_ids, license_id_hint
 from .models import IdentityChange, IdentityFacts, LicenseSummary, TelemetryIdentity, table_of
+from .watch import keep_deployment_id
 
 __all__ = [
     "UNCHANGED",
@@ -359,6 +361,11 @@ def _save_transaction() -> Iterator[tuple[sa.Connection, sa.RootTransaction]]:
         yield connection, transaction
 
 
+def _deployment_id() -> str | None:
+    """WIZARD_DEPLOYMENT_ID of the app saving: kept with the identity (watch.py)."""
+    return current_app.config.get("WIZARD_DEPLOYMENT_ID") if has_app_context() else None
+
+
 def _save(
     values: dict[str, Any],
     summary: dict[str, Any] | None,
@@ -373,10 +380,9 @@ def _save(
             return None, old
         if based_on is not UNCHECKED and (old.updated_at if old else None) != based_on:
             raise StaleIdentity(old)
-        license_id = (
-            values["license_id"] if "license_id" in values else getattr(old, "license_id", None)
-        )
+        license_id = values.get("license_id", old.license_id if old else None)
         _write_summary(connection, summary, old, license_id)
+        keep_deployment_id(connection, _deployment_id())
         upsert = _identity_upsert(connection.dialect.name, tuple(values))
         # The row is locked from here to the commit: the upsert, the history and the commit go
         # to the database together (on PostgreSQL), so the lock is held for one round trip.

@@ -225,3 +225,19 @@ class ReportState(SingleRow, Model):
     failures_total: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     dropped_total: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LicenseWatch(SingleRow, Model):
+    """What keeps the license true after the first save: the Replicated SDK's license as last
+    checked (in the background, never in a request), the deployment id kept with the identity,
+    and a difference the admin chose to keep. One row."""
+
+    __tablename__ = "license_watch"
+
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_error: Mapped[str | None] = mapped_column(sa.String(1000))
+    # What the SDK reported (Detected.draft_json): its license id is a credential, never shown.
+    sdk_license: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    kept_deployment_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # `field=value`: a difference from the saved identity that the admin decided to keep.
+    accepted_mismatch: Mapped[str | None] = mapped_column(sa.String(600))

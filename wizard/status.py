@@ -11,7 +11,9 @@ from werkzeug.wrappers import Response
 
 from .admin import is_admin
 from .identity import SavedIdentity, load_identity, load_status
+from .overview import expected_app
 from .reporting.status import STATES, load_reporting, reporting_json
+from .watch import mismatch_words, newer_license, usage
 
 bp = Blueprint("status", __name__)
 
@@ -42,11 +44,21 @@ def page() -> str:
         return render_template("status/page.html", **context)
     now = datetime.now(UTC)
     hour = now.replace(minute=0, second=0, microsecond=0)
+    report = reporting_json(reporting, summary, config, now, admin=True)
+    mismatch = reporting.mismatch(config)
     return render_template(
         "status/page.html",
         **context,
         admin_cards=_admin_cards(identity, hour, request.script_root),
-        reporting=reporting_json(reporting, summary, config, now, admin=True),
+        reporting=report,
+        newer=newer_license(identity, summary, reporting.watch, config),
+        mismatch=mismatch,
+        mismatch_words=mismatch_words(mismatch) if mismatch else None,
+        expected_app=expected_app(config, reporting.watch),
+        summary=summary,
+        usage=usage(
+            summary.entitlements if summary else None, (report["last_sent"] or {}).get("data")
+        ),
     )
 
 

@@ -65,8 +65,22 @@ def _expired(document):
     document["entitlements"] = {**document["entitlements"], "expires_at": expiry}
 
 
+NEWER_SEQUENCE = 9
+OTHER_INSTANCE_ID = "0c1d2e3f-aaaa-4bbb-8ccc-123456789abc"
+
+
+def _newer(document):
+    """A renewal Replicated pushed to the SDK: a higher sequence, a later expiry, more seats."""
+    document["licenseSequence"] = NEWER_SEQUENCE
+    entitlements = document["entitlements"]
+    entitlements["expires_at"] = {**entitlements["expires_at"], "value": "2032-01-01T00:00:00Z"}
+    entitlements["seats"] = {**entitlements["seats"], "value": 100}
+
+
 # How each mode changes what GET /api/v1/license/info and GET /api/v1/app/info answer.
 LICENSE_CHANGES = {
+    "newer": _newer,
+    "other_app": lambda document: document.update(appSlug="other-app"),
     "old": _without("customerID"),
     "missing": _without("licenseID"),
     "wrong_type": lambda document: document.update(licenseID=12345),
@@ -74,6 +88,8 @@ LICENSE_CHANGES = {
     "expired": _expired,
 }
 APP_CHANGES = {
+    "other_instance": lambda document: document.update(instanceID=OTHER_INSTANCE_ID),
+    "other_app": lambda document: document.update(appSlug="other-app"),
     "missing_instance": _without("instanceID"),
     "no_app": _without("appSlug"),
 }

@@ -89,6 +89,14 @@ class Wizard:
         except ValueError as error:
             fail(str(error))
 
+    def license_policy(self) -> Any:
+        """The policy, its expected application completed from the SDK's (as last checked)."""
+        from ..watch import license_policy
+
+        self.policy  # noqa: B018 - a bad WIZARD_LICENSE_KEYS is said first
+        with self.app.app_context():
+            return license_policy(self.app)
+
     @property
     def database_label(self) -> str:
         url = sa.engine.make_url(self.app.config["SQLALCHEMY_DATABASE_URI"])

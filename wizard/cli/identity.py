@@ -86,6 +86,34 @@ def _status_lines(body: dict[str, Any]) -> list[str]:
         lines.append(f"  Last attempt failed: {reporting['last_error']}")
     if reporting.get("warning"):
         lines.append(f"Warning: {reporting['warning']}")
+    return lines + _license_life_lines(body)
+
+
+def _license_life_lines(body: dict[str, Any]) -> list[str]:
+    """Expiry, a newer license, a copied identity, the application accepted."""
+    from ..watch import expiry_notice, mismatch_words
+
+    lines = []
+    lic = body.get("license") or {}
+    if lic.get("expires_at"):
+        from datetime import UTC, datetime
+
+        notice = expiry_notice(_moment(lic["expires_at"]), datetime.now(UTC))
+        if notice:
+            lines.append(f"License: {notice.lead} {when(notice.expires_at)}. {notice.advice}")
+    newer = body.get("newer_license")
+    if newer:
+        expiry = f", expires {when(_moment(newer['expires_at']))}" if newer["expires_at"] else ""
+        lines.append(
+            f"Replicated has a newer license (sequence {newer['license_sequence']}{expiry}): "
+            "review it in the wizard, or `setup-wizard detect --save`."
+        )
+    if body.get("identity_mismatch"):
+        lines.append(f"Copied identity? {mismatch_words(body['identity_mismatch'])}")
+    if body["has_customer_info"] and not (body.get("expected_app") or {}).get("app_slug"):
+        lines.append(
+            "Licenses of any application are accepted: set WIZARD_EXPECTED_APP_SLUG to pin yours."
+        )
     return lines
 
 
@@ -166,7 +194,7 @@ def _verdicts(wizard: Wizard, data: bytes, number: int | None) -> list[Any]:
     from ..licenses import LicenseError, NeedsChoice, Reason, Verdict
 
     try:
-        return [wizard.policy.pick(data, number)]
+        return [wizard.license_policy().pick(data, number)]
     except LicenseError as error:
         return [Verdict(error.reason, error.message)]
     except NeedsChoice as several:
@@ -209,6 +237,11 @@ def verify_license_command(
     help="Replicated customer id, when the license does not carry one.",
 )
 @license_number
+@click.option(
+    "--allow-older",
+    is_flag=True,
+    help="Save the license even when it is older than the saved one (a lower sequence).",
+)
 @pass_wizard
 def import_license(
     wizard: Wizard,
@@ -216,6 +249,7 @@ def import_license(
     instance_id: str | None,
     customer_id: str | None,
     number: int | None,
+    allow_older: bool,
 ) -> None:
     """Verify a license file and save the identity it gives, with this instance id (or the
     saved one)."""
@@ -223,7 +257,7 @@ def import_license(
     from ..licenses import LicenseError, NeedsChoice
 
     try:
-        verdict = wizard.policy.pick(_read_license_file(file), number)
+        verdict = wizard.license_policy().pick(_read_license_file(file), number)
     except LicenseError as error:
         say(f"Nothing was saved. {error.reason}: {error.message}", err=True)
         sys.exit(1)
@@ -236,14 +270,42 @@ def import_license(
         say(f"Nothing was saved. {verdict.reason}: {verdict.message}", err=True)
         sys.exit(1)
     lic = verdict.license
+    customer = _customer_id(lic.customer_id, customer_id, "the license")
+    instance = instance_id or _saved_instance_id(wizard)
+    _against_the_saved_license(wizard, lic, (customer, instance), allow_older)
     saved = wizard.save(
-        _customer_id(lic.customer_id, customer_id, "the license"),
-        instance_id or _saved_instance_id(wizard),
+        customer,
+        instance,
         lic.license_id,
         summary=lic.summary(Source.CLI),
         actor=cli_actor(),
     )
     print_saved(saved, f" ({lic.app_slug}, {lic.customer_name})")
+
+
+def _against_the_saved_license(
+    wizard: Wizard, lic: Any, ids: tuple[str, str], allow_older: bool
+) -> None:
+    """An older license stops here unless --allow-older; the same one again saves nothing."""
+    from ..identity import load_status
+    from ..watch import license_change
+
+    with wizard.app.app_context():
+        try:
+            current, summary, _ = load_status(changes=0)
+        except sa.exc.DBAPIError as error:
+            fail(f"Nothing was saved: {wizard.database_problem(error)}")
+    change = license_change(current, summary, lic)
+    if change is None:
+        return
+    if change.kind == "older" and not allow_older:
+        say(f"Nothing was saved. {change.message} To save it anyway: --allow-older.", err=True)
+        sys.exit(1)
+    if change.kind == "same" and current and (current.customer_id, current.instance_id) == ids:
+        say(f"{change.message} Nothing was saved.")
+        sys.exit(0)
+    if change.kind == "renewal":
+        say(change.message + "".join(f"\n  {line}" for line in change.lines))
 
 
 @main.command("detect")

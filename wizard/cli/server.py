@@ -109,6 +109,17 @@ def _prepare(wizard: Wizard) -> None:
             fail(f"not starting: {error}")
         except sa.exc.DBAPIError as error:
             fail(wizard.database_problem(error))
+        _warn_of_a_copy(app)
+
+
+def _warn_of_a_copy(app: Any) -> None:
+    """At start, say so when the saved identity was kept with another WIZARD_DEPLOYMENT_ID."""
+    from ..identity import load_identity
+    from ..watch import identity_mismatch, mismatch_words, read_watch
+
+    mismatch = identity_mismatch(load_identity(), read_watch(), app.config)
+    if mismatch:
+        log.warning("%s Reports are paused until the admin decides.", mismatch_words(mismatch))
 
 
 def _in_a_child_process(work: Callable[..., None], *args: Any) -> None:

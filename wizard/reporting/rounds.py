@@ -23,6 +23,7 @@ from flask import Flask
 from ..db import database_problem
 from ..identity import load_identity, load_summary
 from ..ids import license_id_hint
+from ..watch import check_license_if_due, identity_mismatch, mismatch_words
 from . import store
 from .collectors import REGISTRY, Collectors, Skipped
 from .ways import (
@@ -158,34 +159,48 @@ class Reporter:
         return report, skipped
 
     def tick(self, force: bool = False) -> Outcome:
-        """One pass: collect a round if one is due (or `force`), send what is due, prune."""
+        """One pass: compare the SDK's license when that is due, then collect a round if one is
+        due (or `force`), send what is due, prune. Only while identified, and not while this
+        identity looks copied from another installation."""
         with self.app.app_context():
             now = self.clock()
             identity, summary = load_identity(), load_summary()
             plan = plan_for(self.app.config, summary)
-            if plan.mode == "off":
-                store.update_state(mode="off", state="off", next_at=None, updated_at=now)
-                return Outcome("off")
             if not (identity and identity.has_customer_info):
-                store.update_state(
-                    mode=plan.mode, state="not_identified", next_at=None, updated_at=now
-                )
-                return Outcome("not_identified")
-            if plan.problem or plan.way is None:
-                store.update_state(
-                    mode=plan.mode,
-                    state="failing",
-                    last_error=plan.problem,
-                    last_attempt_at=now,
-                    updated_at=now,
-                )
-                return Outcome("failing", failed=plan.problem)
+                state = "off" if plan.mode == "off" else "not_identified"
+                store.update_state(mode=plan.mode, state=state, next_at=None, updated_at=now)
+                return Outcome(state)
             if not store.take_lease(self.holder, now, LEASE_SECONDS):
                 return Outcome(BUSY)
             try:
-                return self._round(plan, identity, summary, now, force)
+                return self._under_lease(plan, identity, summary, now, force)
             finally:
                 store.release_lease(self.holder)
+
+    def _under_lease(
+        self, plan: Plan, identity: Any, summary: Any, now: datetime, force: bool
+    ) -> Outcome:
+        watch = check_license_if_due(self.app.config, now)
+        if plan.mode == "off":
+            store.update_state(mode="off", state="off", next_at=None, updated_at=now)
+            return Outcome("off")
+        mismatch = identity_mismatch(identity, watch, self.app.config)
+        if mismatch:
+            # Reports would count as another installation's: wait for the admin.
+            store.update_state(
+                mode=plan.mode, state="paused", last_error=mismatch_words(mismatch), updated_at=now
+            )
+            return Outcome("paused", failed=mismatch_words(mismatch))
+        if plan.problem or plan.way is None:
+            store.update_state(
+                mode=plan.mode,
+                state="failing",
+                last_error=plan.problem,
+                last_attempt_at=now,
+                updated_at=now,
+            )
+            return Outcome("failing", failed=plan.problem)
+        return self._round(plan, identity, summary, now, force)
 
     def _round(
         self, plan: Plan, identity: Any, summary: Any, now: datetime, force: bool
@@ -212,6 +227,8 @@ class Reporter:
         }
         if state:
             values["state"] = state
+        elif not outcome.sent:
+            values["state"] = _resumed(store.read_state())
         store.update_state(**values)
         outcome.state = state or ("ok" if outcome.sent else plan.mode)
         return outcome
@@ -329,6 +346,16 @@ class Reporter:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+
+def _resumed(current: Any) -> str:
+    """The state after a pass that sent nothing: what it was, unless it said why nothing could
+    be sent (not identified, paused, off), which no longer holds."""
+    if current is not None and current.state in ("ok", "failing", "offline", "waiting"):
+        return str(current.state)
+    if current is not None and current.failing_since:
+        return "failing"
+    return "ok" if current is not None and current.last_success_at else "waiting"
 
 
 def _last_sent(

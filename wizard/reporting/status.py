@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from ..db import driver_reads
 from ..identity import IDENTITY, SUMMARY, SavedIdentity
+from ..watch import WATCH, WATCH_FIELDS, Watch, identity_mismatch, mismatch_words
 from .rounds import plan_for
 from .store import STATE, STATE_FIELDS
 
@@ -22,8 +23,9 @@ _READ_WITH_IDENTITY = (
     sa.select(
         *(IDENTITY.c[name] for name in _IDENTITY_COLUMNS),
         *(STATE.c[name].label(f"report_{name}") for name in STATE_FIELDS),
+        *(WATCH.c[name].label(f"watch_{name}") for name in WATCH_FIELDS),
     )
-    .select_from(STATE.outerjoin(IDENTITY, IDENTITY.c.id == 1))
+    .select_from(STATE.outerjoin(IDENTITY, IDENTITY.c.id == 1).outerjoin(WATCH, WATCH.c.id == 1))
     .where(STATE.c.id == 1)
 )
 _READ_SUMMARY = sa.select(SUMMARY).where(SUMMARY.c.id == 1)
@@ -35,6 +37,7 @@ STATES = {
     "ok": "Reports reach Replicated.",
     "failing": "Reports are not getting through.",
     "offline": "Reports are kept here, for the air-gapped usage file.",
+    "paused": "Reports are paused: this identity may belong to another installation.",
 }
 
 
@@ -44,14 +47,21 @@ class ReportingStatus:
 
     identity: SavedIdentity | None
     state: Any  # a row of report_state's fields
+    watch: Watch
+
+    def mismatch(self, config: Any) -> dict[str, Any] | None:
+        return identity_mismatch(self.identity, self.watch, config)
 
     def public_state(self, config: Any) -> str:
-        """off, not_identified, waiting, ok, failing or offline."""
+        """off, not_identified, paused, waiting, ok, failing or offline."""
         if config["WIZARD_REPORTING"] == "off":
             return "off"
         if not (self.identity and self.identity.has_customer_info):
             return "not_identified"
-        return str(self.state.state or "waiting") if self.state.state != "off" else "waiting"
+        if self.mismatch(config):
+            return "paused"
+        stored = self.state.state
+        return str(stored) if stored in ("ok", "failing", "offline", "waiting") else "waiting"
 
 
 def _split(row: Any) -> ReportingStatus:
@@ -60,7 +70,8 @@ def _split(row: Any) -> ReportingStatus:
     if values["updated_at"] is not None or values["customer_id"] is not None:
         identity = SavedIdentity(*(values[name] for name in _IDENTITY_COLUMNS))
     state = _State(**{name: values[f"report_{name}"] for name in STATE_FIELDS})
-    return ReportingStatus(identity, state)
+    watch = Watch(**{name: values[f"watch_{name}"] for name in WATCH_FIELDS})
+    return ReportingStatus(identity, state, watch)
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,13 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def _last_error(status: ReportingStatus, plan: Any, config: Any) -> str | None:
+    mismatch = status.mismatch(config)
+    if mismatch:
+        return mismatch_words(mismatch)
+    return plan.problem or status.state.last_error
+
+
 def warning_for(state: Any, config: Any, now: datetime) -> str | None:
     """Said plainly once reports have failed for longer than WIZARD_REPORT_WARN_DAYS."""
     since = state.failing_since
@@ -123,7 +141,7 @@ def reporting_json(
         "state": state,
         "last_success_at": _iso(row.last_success_at),
         "last_attempt_at": _iso(row.last_attempt_at),
-        "last_error": plan.problem or row.last_error,
+        "last_error": _last_error(status, plan, config),
         "failing_since": _iso(row.failing_since),
         "warning": warning_for(row, config, now),
         "next_at": _iso(row.next_at) if state not in ("off", "not_identified") else None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -34,6 +34,9 @@ from ..identity import (
     save_identity,
 )
 from ..licenses import License, LicenseError, LicensePolicy, NeedsChoice, sdk
+from ..overview import expected_app
+from ..reporting.status import load_reporting
+from ..watch import accept_mismatch, license_change, license_policy, read_watch
 from .changes import describe_changes, identity_after, prefill
 from .drafts import Draft, StartAgain, discard_draft, load_draft, save_draft
 
@@ -53,7 +56,7 @@ class SaveRefused(Exception):
 
 
 def _policy() -> LicensePolicy:
-    return LicensePolicy.for_app(current_app)
+    return cast(LicensePolicy, license_policy(current_app))
 
 
 @bp.errorhandler(StartAgain)
@@ -151,6 +154,54 @@ def detect() -> Response:
         )
     )
     return redirect(url_for("setup.details"))
+
+
+@bp.post("/newer")
+def newer() -> Response:
+    """Review the newer license the Replicated SDK holds (as last checked), as Detect would."""
+    found = read_watch().sdk_license
+    if not found:
+        raise StartAgain("The Replicated SDK's license is not known yet. Try Detect instead.")
+    save_draft(
+        Draft(
+            Source.SDK,
+            sdk=found,
+            customer_id=found.get("customer_id"),
+            instance_id=found.get("instance_id"),
+            instance_id_origin="sdk",
+        )
+    )
+    return redirect(url_for("setup.details"))
+
+
+@bp.post("/new-instance")
+def new_instance() -> Response:
+    """This installation is not the one the identity was saved on: the same customer and
+    license, a new instance id, to review."""
+    current = load_identity()
+    if current is None or not current.has_customer_info:
+        raise StartAgain("Nothing identifies this installation yet: choose how to set it.")
+    save_draft(
+        Draft(
+            Source.MANUAL,
+            customer_id=current.customer_id,
+            instance_id=str(uuid.uuid4()),
+            instance_id_origin="generated",
+        )
+    )
+    flash("A new instance ID was generated for this installation. Check it, then review.", "info")
+    return redirect(url_for("setup.details"))
+
+
+@bp.post("/keep-identity")
+def keep_identity() -> Response:
+    """This is the same installation after all: keep the saved identity, and report again."""
+    reporting, _ = load_reporting()
+    mismatch = reporting.mismatch(current_app.config)
+    if mismatch:
+        accept_mismatch(mismatch)
+        flash("The saved identity is kept for this installation; reports go on.", "success")
+    return redirect(url_for("status.page"))
 
 
 @bp.post("/manual")
@@ -379,6 +430,7 @@ def review() -> Response | Page:
     form.shown.data = draft.fingerprint
     after = identity_after(draft, lic, current)
     changes, warnings = describe_changes(current, summary, after, lic)
+    change = license_change(current, summary, lic)
     return _draft_page(
         "setup/review.html",
         draft,
@@ -390,6 +442,19 @@ def review() -> Response | Page:
         changes=changes,
         warnings=warnings,
         problem=problem,
+        change=change,
+        up_to_date=_up_to_date(change, current, after),
+        expected_app=expected_app(current_app.config, read_watch()),
+    )
+
+
+def _up_to_date(change: Any, current: SavedIdentity | None, after: dict[str, Any]) -> bool:
+    """The same license again, and the same ids: saving would change nothing."""
+    if change is None or change.kind != "same" or current is None:
+        return False
+    return (current.customer_id, current.instance_id) == (
+        after["customer_id"],
+        after["instance_id"],
     )
 
 
@@ -402,6 +467,15 @@ def _save(draft: Draft, lic: License | None, form: ReviewForm) -> Response:
             "again if they are the right ones.",
             409,
         )
+    current, summary, _ = load_status(changes=0)
+    change = license_change(current, summary, lic)
+    if change and change.kind == "older" and not form.allow_older.data:
+        form.allow_older.errors = [f"Use this older license? {change.message} Tick it to save it."]
+        raise SaveRefused(change.message + " Nothing was saved.", 422)
+    if _up_to_date(change, current, identity_after(draft, lic, current)):
+        discard_draft()
+        flash(f"{change.message if change else ''} Nothing was saved.", "info")
+        return redirect(url_for("status.page"))
     try:
         save_identity(
             draft.customer_id or "",

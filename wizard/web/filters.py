@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from flask import Flask
 
 from ..ids import license_id_hint
+from ..watch import expiry_notice
 
 
 def when(moment: datetime | str | None) -> str:
@@ -27,6 +28,11 @@ def entitlement_value(value: object) -> object:
     return value
 
 
+def as_datetime(value: datetime | str) -> datetime:
+    """A moment from JSON (ISO 8601 text) as a datetime."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
 def days_left(moment: datetime | None) -> int | None:
     """Whole days from now until `moment` (negative once past), or None when there is none."""
     if moment is None:
@@ -40,3 +46,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(license_id_hint, "hint")
     app.add_template_filter(entitlement_value)
     app.add_template_filter(days_left)
+    app.add_template_filter(as_datetime)
+    app.jinja_env.globals["expiry_notice"] = lambda moment: expiry_notice(moment, datetime.now(UTC))
