@@ -5,7 +5,7 @@
     python bench/run.py --against FILE  # also say whether this run agrees with an earlier one
 
 Made to be trusted on a noisy machine:
-- both sides run under gunicorn with the same settings (workers, gthread, threads, access
+- both sides run under gunicorn with the same settings (workers, gevent, connections, access
   log), pinned to the same CPU, loaded by wrk pinned to another (with two CPUs or more);
 - every server is warmed up by a run that is thrown away before it is measured;
 - wizard and baseline runs alternate, in many short rounds; each round gives one ratio;
@@ -113,7 +113,7 @@ def wizard_server(env, tmp):
 
 
 def baseline_server(env, tmp):
-    from wizard.server import ACCESS_LOG_FORMAT, THREADS_PER_WORKER
+    from wizard.server import ACCESS_LOG_FORMAT, CONNECTIONS_PER_WORKER, WORKER_CLASS
 
     # The wizard's own gunicorn settings, access log included: the same work outside the app.
     command = [
@@ -125,9 +125,9 @@ def baseline_server(env, tmp):
         "--workers",
         str(WORKERS),
         "--worker-class",
-        "gthread",
-        "--threads",
-        str(THREADS_PER_WORKER),
+        WORKER_CLASS,
+        "--worker-connections",
+        str(CONNECTIONS_PER_WORKER),
         "--access-logfile",
         "-",
         "--access-logformat",
@@ -543,7 +543,7 @@ def main():
         "python": platform.python_version(),
         "machine": platform.machine(),
         "workers": WORKERS,
-        "threads": __import__("wizard.server").server.THREADS_PER_WORKER,
+        "worker_class": __import__("wizard.server").server.WORKER_CLASS,
         "wrk_connections": CONNECTIONS,
         "pinned": PINNED,
         "seconds_per_run": seconds,

@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 
 import pytest
 import sqlalchemy as sa
@@ -261,3 +263,28 @@ def test_the_access_log_never_holds_an_unlock_links_secret(env, start_server):
     server.stop()
     assert "/setup/unlock/link/…" in server.log()
     assert secret not in server.log()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_slow_clients_cannot_take_the_server_down(env, start_server):
+    """200 connections that send a request line and never finish their headers: /healthz and
+    the status still answer within a second (each connection costs a greenlet, not a thread)."""
+    import socket
+
+    server = start_server(env, workers=2).wait_ready()
+    stalled = []
+    try:
+        for _ in range(200):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            sock.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            stalled.append(sock)
+        time.sleep(1)
+        for path in ("/healthz", "/api/v1/status", "/status"):
+            started = time.monotonic()
+            with urllib.request.urlopen(server.url + path, timeout=5) as response:
+                assert response.status == 200, path
+            assert time.monotonic() - started < 1.0, f"{path} took too long behind slow clients"
+    finally:
+        for sock in stalled:
+            sock.close()

@@ -3,12 +3,15 @@
 import errno
 import re
 import socket
+from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-# Threads let a worker keep serving while one request waits on a slow client or the SDK.
-THREADS_PER_WORKER = 4
+# gevent: a connection costs a greenlet, not a thread, while its request arrives, so slow
+# clients (a request line and never the rest) cannot take every thread of every worker.
+WORKER_CLASS = "gevent"
+CONNECTIONS_PER_WORKER = 1000
 
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms worker=%(p)s'
 
@@ -44,6 +47,32 @@ def refuse_port_in_use(host, port):
             raise
 
 
+def _cooperative_psycopg() -> None:
+    """Let psycopg wait for PostgreSQL in ways gevent can switch away from.
+
+    psycopg makes its choices when first imported: its C wait function unless gevent has
+    patched `select` by then, and the selector class it connects with. `serve` imports it in
+    the master, to migrate, before gunicorn forks the workers and gevent patches them. Each
+    worker would then block in C or in an unpatched epoll on every query and every connect,
+    all its greenlets with it: /healthz would wait on a silent database, and a save waiting
+    for a row lock that another worker's blocked greenlet holds would wait out the lock
+    timeout. Once patched, take what psycopg itself picks in a patched process: poll(), and
+    the selectors module's (gevent's) default selector.
+    """
+    import selectors
+    import sys
+
+    waiting: Any = sys.modules.get("psycopg.waiting")
+    monkey: Any = sys.modules.get("gevent.monkey")
+    if waiting is None or monkey is None or not monkey.is_module_patched("select"):
+        return
+    if waiting.wait is getattr(waiting, "wait_c", None) and hasattr(waiting, "wait_poll"):
+        waiting.wait = waiting.wait_poll
+        waiting._ready = waiting._ready_poll
+    if hasattr(waiting, "DefaultSelector"):
+        waiting.DefaultSelector = selectors.DefaultSelector
+
+
 def _start_reporting(worker):
     from . import reporting
 
@@ -63,8 +92,8 @@ class WizardServer(BaseApplication):
         self.settings = {
             "bind": bind,
             "workers": workers,
-            "worker_class": "gthread",
-            "threads": THREADS_PER_WORKER,
+            "worker_class": WORKER_CLASS,
+            "worker_connections": CONNECTIONS_PER_WORKER,
             "accesslog": "-",
             "access_log_format": ACCESS_LOG_FORMAT,
             "logger_class": AccessLog,
@@ -91,6 +120,8 @@ class WizardServer(BaseApplication):
     def load(self):
         from . import create_app
         from .licenses import LicensePolicy
+
+        _cooperative_psycopg()  # in the worker, after gevent patched it
 
         app = create_app()
         LicensePolicy.for_app(app)  # load the trusted keys now, not on the first upload
