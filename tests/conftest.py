@@ -125,24 +125,27 @@ def engine_name(request):
 
 
 @pytest.fixture
-def database_url(engine_name, request, tmp_path):
-    """A migrated database of its own for one test."""
+def database_url(engine_name, request, instance_path):
+    """A migrated database of its own for one test (SQLite: in the instance folder, as the
+    wizard's own file is by default)."""
     if engine_name == "postgresql":
         yield request.getfixturevalue("postgres_databases").migrated()
         return
-    path = tmp_path / "wizard.db"
+    instance_path.mkdir(mode=0o700, exist_ok=True)
+    path = instance_path / "wizard.db"
     shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
     path.chmod(0o600)
     yield f"sqlite:///{path}"
 
 
 @pytest.fixture
-def empty_database_url(engine_name, request, tmp_path):
+def empty_database_url(engine_name, request, instance_path):
     """An empty database (no schema) of its own for one test."""
     if engine_name == "postgresql":
         yield request.getfixturevalue("postgres_databases").empty()
         return
-    yield f"sqlite:///{tmp_path}/empty.db"
+    instance_path.mkdir(mode=0o700, exist_ok=True)
+    yield f"sqlite:///{instance_path}/empty.db"
 
 
 @pytest.fixture

@@ -188,13 +188,17 @@ def test_token_says_where_the_token_is_and_never_prints_it(runner, settings, ins
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
-def test_secret_key_is_generated_once_with_mode_0600(bare_app, instance_path):
-    from wizard import create_app
-
+def test_secret_key_is_generated_once_with_mode_0600_on_first_use(make_app, instance_path):
     path = instance_path / "secret_key"
+    first = make_app(WIZARD_ADMIN_TOKEN=None)
+    assert not path.exists(), "building the app (a host's `flask` command) writes nothing"
+    assert not (instance_path / "admin_token").exists()
+    first.test_client().get("/setup/unlock")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    again = create_app({"WIZARD_INSTANCE_PATH": str(instance_path)})
-    assert again.config["SECRET_KEY"] == bare_app.config["SECRET_KEY"] == path.read_text().strip()
+    assert (instance_path / "admin_token").exists(), "the unlock page names a file that exists"
+    again = make_app(WIZARD_ADMIN_TOKEN=None)
+    again.test_client().get("/status")
+    assert again.secret_key == first.secret_key == path.read_text().strip()
 
 
 VERDICTS = {

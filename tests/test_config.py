@@ -3,6 +3,8 @@ working directory; and the SQLite file private to its owner."""
 
 import os
 import stat
+import time
+from pathlib import Path
 
 import pytest
 
@@ -62,7 +64,7 @@ def test_a_secret_others_can_write_is_refused(folder):
 def test_a_planted_link_is_refused_and_rotation_never_writes_through_one(folder, tmp_path, runner):
     victim = tmp_path / "victim"
     victim.write_text("root's own file\n")
-    folder.mkdir(mode=0o700)
+    folder.mkdir(mode=0o700, exist_ok=True)
     (folder / "admin_token").symlink_to(victim)
     with pytest.raises(InsecureFile, match="is a symbolic link"):
         read_or_create_secret(folder, "admin_token")
@@ -77,7 +79,7 @@ def test_a_planted_link_is_refused_and_rotation_never_writes_through_one(folder,
 
 def test_a_bad_instance_folder_stops_the_cli_with_the_reason(runner, settings, folder):
     del settings["WIZARD_ADMIN_TOKEN"]
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     folder.chmod(0o777)
     result = runner("token")
     assert result.exit_code == 1
@@ -97,10 +99,20 @@ def test_the_default_instance_folder_does_not_depend_on_the_working_directory(tm
     assert first == second and os.path.isabs(first)
 
 
+def test_in_a_virtual_environment_the_instance_folder_is_its_own(monkeypatch, tmp_path):
+    """`pip install .` (the README's run) and `pip install -e .` (its tests) in one .venv share
+    the folder: the token and the database never move under the admin's feet."""
+    import sys
+
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / ".venv"))
+    monkeypatch.setattr(sys, "base_prefix", "/usr")
+    assert default_instance_path() == str(tmp_path / ".venv" / "var" / "wizard-instance")
+
+
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
 def test_the_sqlite_database_and_its_journal_are_private(tmp_path, make_app):
     path = tmp_path / "fresh" / "wizard.db"
-    app = make_app(WIZARD_DATABASE_URL=f"sqlite:///{path}")
+    app = make_app(WIZARD_DATABASE_URL=f"sqlite:///{path}", WIZARD_INSTANCE_PATH=str(path.parent))
     with app.app_context():
         upgrade_schema()
         from wizard.identity import Actor, save_identity
@@ -123,9 +135,10 @@ def test_the_sqlite_database_and_its_journal_are_private(tmp_path, make_app):
 def test_an_older_world_readable_database_is_made_private(tmp_path, make_app):
     path = tmp_path / "old" / "wizard.db"
     path.parent.mkdir()
+    path.parent.chmod(0o700)
     path.touch(mode=0o644)
     path.chmod(0o644)
-    app = make_app(WIZARD_DATABASE_URL=f"sqlite:///{path}")
+    app = make_app(WIZARD_DATABASE_URL=f"sqlite:///{path}", WIZARD_INSTANCE_PATH=str(path.parent))
     with app.app_context():
         upgrade_schema()
         from wizard.db import db
@@ -169,12 +182,82 @@ def test_a_database_file_others_may_write_is_refused(tmp_path, make_app):
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
 def test_a_link_planted_as_the_migration_lock_is_never_followed(tmp_path, make_app):
     shared = tmp_path / "shared"
-    shared.mkdir()
+    shared.mkdir(mode=0o700)
     elsewhere = tmp_path / "created-by-the-wizard"
     (shared / "w.db.migrate-lock").symlink_to(elsewhere)
-    app = make_app(WIZARD_DATABASE_URL=f"sqlite:///{shared / 'w.db'}")
+    app = make_app(
+        WIZARD_DATABASE_URL=f"sqlite:///{shared / 'w.db'}", WIZARD_INSTANCE_PATH=str(shared)
+    )
     from wizard.schema import SchemaConflict
 
     with app.app_context(), pytest.raises(SchemaConflict, match="not a link"):
         upgrade_schema()
     assert not elsewhere.exists()
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_a_migration_lock_another_user_planted_is_refused_not_waited_on(tmp_path, make_app):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o700)
+    planted = shared / "w.db.migrate-lock"
+    planted.write_text("")
+    os.chown(planted, 12345, 12345)
+    planted.chmod(0o666)
+    app = make_app(
+        WIZARD_DATABASE_URL=f"sqlite:///{shared / 'w.db'}", WIZARD_INSTANCE_PATH=str(shared)
+    )
+    from wizard.schema import SchemaConflict
+
+    started = time.monotonic()
+    with app.app_context(), pytest.raises(SchemaConflict, match="belongs to another user"):
+        upgrade_schema()
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_a_migration_lock_held_too_long_is_said_and_given_up(make_app, monkeypatch, caplog):
+    import fcntl
+
+    from wizard import schema
+
+    monkeypatch.setattr(schema, "MIGRATION_WAIT_SECONDS", 1.5)
+    monkeypatch.setattr(schema, "_SAY_EVERY", 0.5)
+    app = make_app()
+    lock = Path(app.config["WIZARD_INSTANCE_PATH"]) / "wizard.db.migrate-lock"
+    holder = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another migration, in another process
+    try:
+        with (
+            app.app_context(),
+            caplog.at_level("INFO", logger="wizard.schema"),
+            pytest.raises(schema.SchemaConflict, match="Another migration"),
+        ):
+            upgrade_schema()
+        assert "waiting for another migration to finish" in caplog.text
+    finally:
+        os.close(holder)
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_a_host_applications_sqlite_file_keeps_its_mode_and_journal(tmp_path, make_app, runner):
+    import sqlite3
+
+    host = tmp_path / "host"
+    host.mkdir()
+    path = host / "app.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE host_things (id INTEGER PRIMARY KEY)")
+    path.chmod(0o644)
+    env = {"WIZARD_DATABASE_URL": f"sqlite:///{path}"}
+    assert runner("db", "upgrade", env=env).exit_code == 0
+    assert runner("status", env=env).exit_code == 1
+    assert mode(path) == 0o644, "the host's file keeps its mode"
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert sorted(p.name for p in host.iterdir()) == ["app.db"], "no lock file beside it"
+    path.chmod(0o664)
+    refused = runner("status", env=env)
+    assert refused.exit_code == 2
+    assert "chmod go-w" in refused.output and "give the wizard a database of its own" in (
+        refused.output
+    )

@@ -24,13 +24,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, web: bool = True) -> 
 
     `web=False` gives the settings and the database alone, for commands that serve no page.
     """
-    from .config import (
-        SECRET_KEY_FILE,
-        instance_path_from_env,
-        read_or_create_secret,
-        settings_from_env,
-    )
-    from .db import configure_engine, db, engine_options
+    from .config import instance_path_from_env, settings_from_env
+    from .db import configure_engine, db, engine_options, owns_sqlite_file
+    from .db import database_url as connect_url
 
     config = dict(config or {})
     instance_path = config.get("WIZARD_INSTANCE_PATH") or instance_path_from_env()
@@ -42,15 +38,16 @@ def create_app(config: Mapping[str, Any] | None = None, *, web: bool = True) -> 
     )
     app.config.from_mapping(settings_from_env(instance_path))
     app.config.from_mapping(config)
-    database_url = app.config["WIZARD_DATABASE_URL"]
+    database_url = connect_url(app.config["WIZARD_DATABASE_URL"])
     app.config.update(
         WIZARD_INSTANCE_PATH=instance_path,
         SQLALCHEMY_DATABASE_URI=database_url,
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(
             database_url, app.config["WIZARD_DATABASE_TIMEOUT"]
         ),
-        SECRET_KEY=app.config["WIZARD_SECRET_KEY"]
-        or (read_or_create_secret(instance_path, SECRET_KEY_FILE) if web else None),
+        # Generated into the instance folder on first use (web/cookies.py), not here: a host
+        # that mounts the wizard builds it in every `flask` command it runs.
+        SECRET_KEY=app.config["WIZARD_SECRET_KEY"],
         # One limit for every body: a pasted license is a form field, not a file.
         MAX_FORM_MEMORY_SIZE=app.config["MAX_CONTENT_LENGTH"],
         SESSION_COOKIE_NAME="replicated_wizard_session",
@@ -59,7 +56,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, web: bool = True) -> 
 
     db.init_app(app)
     with app.app_context():
-        configure_engine(db.engine, app.config["WIZARD_DATABASE_TIMEOUT"])
+        configure_engine(
+            db.engine, app.config["WIZARD_DATABASE_TIMEOUT"], owns_sqlite_file(app.config)
+        )
     if not web:
         return app
 

@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,14 @@ def _number_env(
 
 def default_instance_path() -> str:
     """Where secrets and the SQLite file live by default, whatever the working directory:
-    Flask's convention, `<prefix>/var/wizard-instance` for an installed package (the virtual
-    environment's prefix, say), `instance/` beside the package in a source checkout."""
+    inside a virtual environment, `<its prefix>/var/wizard-instance`, however the wizard is
+    installed there (`pip install .` and `pip install -e .` share it, so running the tests in
+    the same checkout never moves it); elsewhere Flask's convention, `<prefix>/var/...` for an
+    installed package, `instance/` beside the package in a source checkout."""
     from flask.sansio.scaffold import find_package
 
+    if sys.prefix != sys.base_prefix:
+        return os.path.join(sys.prefix, "var", "wizard-instance")
     prefix, package_path = find_package(__name__.partition(".")[0])
     if prefix is None:
         return os.path.join(package_path, "instance")
@@ -136,6 +141,7 @@ def _reporting_settings() -> dict[str, Any]:
         "WIZARD_METRICS": _choice_env("WIZARD_METRICS", "token", METRICS_MODES),
         "WIZARD_LICENSE_CHECK_INTERVAL": _duration_env("WIZARD_LICENSE_CHECK_INTERVAL", 3600),
         "WIZARD_DEPLOYMENT_ID": _env("WIZARD_DEPLOYMENT_ID"),
+        "WIZARD_SQLITE_TUNE": (_env("WIZARD_SQLITE_TUNE") or "0").lower() in ("1", "true", "yes"),
     }
 
 

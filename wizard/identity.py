@@ -72,10 +72,13 @@ class Source(StrEnum):
     UPLOAD = "upload"  # a license file uploaded in the wizard
     PASTE = "paste"  # license text pasted in the wizard
     MANUAL = "manual"  # ids typed in the wizard, without a license
+    HOST = "host"  # the application's own code, through its own session (models.py)
 
 
 # Which of them say how a save was made (the history), and where a draft's answers came from.
-HISTORY_METHODS = frozenset({Source.WIZARD, Source.API, Source.CLI, Source.SDK, Source.ENV})
+HISTORY_METHODS = frozenset(
+    {Source.WIZARD, Source.API, Source.CLI, Source.SDK, Source.ENV, Source.HOST}
+)
 DRAFT_SOURCES = frozenset({Source.UPLOAD, Source.PASTE, Source.MANUAL, Source.SDK})
 
 

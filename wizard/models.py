@@ -241,3 +241,58 @@ class LicenseWatch(SingleRow, Model):
     kept_deployment_id: Mapped[str | None] = mapped_column(sa.String(255))
     # `field=value`: a difference from the saved identity that the admin decided to keep.
     accepted_mismatch: Mapped[str | None] = mapped_column(sa.String(600))
+
+
+# --- A save through the application's own session ---------------------------------------------
+
+
+def _was(target: TelemetryIdentity, name: str) -> Any:
+    """The value an attribute had before this flush (None for a new row)."""
+    history = sa.inspect(target).attrs[name].history
+    if history.deleted:
+        return history.deleted[0]
+    return history.unchanged[0] if history.unchanged else None
+
+
+@sa.event.listens_for(TelemetryIdentity, "after_insert")
+def _record_a_host_insert(
+    mapper: Any, connection: sa.Connection, target: TelemetryIdentity
+) -> None:
+    _record_a_host_save(connection, target, inserted=True)
+
+
+@sa.event.listens_for(TelemetryIdentity, "after_update")
+def _record_a_host_update(
+    mapper: Any, connection: sa.Connection, target: TelemetryIdentity
+) -> None:
+    _record_a_host_save(connection, target, inserted=False)
+
+
+def _record_a_host_save(
+    connection: sa.Connection, target: TelemetryIdentity, inserted: bool
+) -> None:
+    """The design's own usage (set_customer_info, then the application's own commit) is saved
+    like every other save: a history entry in the same transaction, and the license summary
+    dropped when the license id changes. The wizard's own saves go through Core, not here."""
+    old = {name: None if inserted else _was(target, name) for name in _IDS}
+    new = {name: getattr(target, name) for name in _IDS}
+    if old == new and not inserted:
+        return
+    connection.execute(
+        table_of(IdentityChange).insert(),
+        {
+            "method": "host",
+            "actor": "the application's own code",
+            "old_customer_id": old["customer_id"],
+            "new_customer_id": new["customer_id"],
+            "old_instance_id": old["instance_id"],
+            "new_instance_id": new["instance_id"],
+            "old_license_hint": license_id_hint(old["license_id"]),
+            "new_license_hint": license_id_hint(new["license_id"]),
+        },
+    )
+    if old["license_id"] != new["license_id"]:
+        connection.execute(table_of(LicenseSummary).delete())
+
+
+_IDS = ("customer_id", "instance_id", "license_id")

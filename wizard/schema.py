@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import logging
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,8 @@ from flask import Flask, current_app
 
 from . import models  # noqa: F401 - the tables of db.metadata, which the CLI does not import
 from .db import database_problem, db
+
+log = logging.getLogger("wizard.schema")
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
@@ -72,14 +77,68 @@ def include_wizard_tables(
     return type_ != "table" or name in db.metadata.tables
 
 
+# How long a migration waits for another process's (a replica's, a Helm job's) before it
+# gives up with a message; it says it is waiting every few seconds.
+MIGRATION_WAIT_SECONDS = 120.0
+_SAY_EVERY = 5.0
+
+
+def _wait_for(try_once: Callable[[], bool], what: str) -> None:
+    """Poll for a lock until it is ours, saying so while it waits; SchemaConflict at the end."""
+    started = time.monotonic()
+    said = started
+    while not try_once():
+        now = time.monotonic()
+        if now - started >= MIGRATION_WAIT_SECONDS:
+            raise SchemaConflict(
+                f"Another migration has held {what} for over {MIGRATION_WAIT_SECONDS:g} "
+                "seconds; the wizard changed nothing. Is a `setup-wizard db upgrade` stuck? "
+                "Stop it, then try again."
+            )
+        if now - said >= _SAY_EVERY:
+            log.info("waiting for another migration to finish (%s)", what)
+            said = now
+        time.sleep(0.2)
+
+
+def _lock_file_path(database: Path, instance_path: str | None) -> Path:
+    """Beside the wizard's own SQLite file; in the instance folder for a host's file."""
+    if instance_path is None or database.resolve().parent == Path(instance_path).resolve():
+        return Path(f"{database}.migrate-lock")
+    digest = hashlib.sha256(str(database.resolve()).encode()).hexdigest()[:16]
+    return Path(instance_path) / f"migrate-{digest}.lock"
+
+
+def _open_lock_file(path: Path) -> int:
+    """The lock file, made private; refused when it is a link or another user's (planted)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as error:
+        raise SchemaConflict(
+            f"Cannot open the migration lock {path} ({error.strerror}); the wizard changed "
+            "nothing. It must be a plain file, not a link."
+        ) from None
+    info = os.fstat(fd)
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        os.close(fd)
+        whose = "belongs to another user" if info.st_uid != os.geteuid() else "others may write"
+        raise SchemaConflict(
+            f"The migration lock {path} {whose}, so the wizard does not trust it and changed "
+            f"nothing. Remove it (the wizard makes its own), then try again."
+        )
+    return fd
+
+
 @contextlib.contextmanager
-def migration_lock(engine: sa.Engine) -> Iterator[None]:
-    """Hold a lock that every migrating process on this database waits for."""
+def migration_lock(engine: sa.Engine, instance_path: str | None = None) -> Iterator[None]:
+    """Hold a lock that every migrating process on this database waits for, within
+    MIGRATION_WAIT_SECONDS, saying that it waits."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
-            # Waiting for another replica's migration is not a slow statement.
-            connection.exec_driver_sql("SET statement_timeout = 0")
-            connection.execute(sa.select(sa.func.pg_advisory_lock(_MIGRATION_LOCK_KEY)))
+            lock = sa.select(sa.func.pg_try_advisory_lock(_MIGRATION_LOCK_KEY))
+            _wait_for(lambda: bool(connection.execute(lock).scalar()), "the database's lock")
             connection.commit()
             try:
                 yield
@@ -87,24 +146,23 @@ def migration_lock(engine: sa.Engine) -> Iterator[None]:
                 connection.execute(sa.select(sa.func.pg_advisory_unlock(_MIGRATION_LOCK_KEY)))
                 connection.commit()
     elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-        database = Path(engine.url.database)
-        database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # Never through a link (the folder may be shared), and private like the database.
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        path = _lock_file_path(Path(str(engine.url.database)), instance_path)
+        fd = _open_lock_file(path)
         try:
-            lock_file = os.open(f"{database}.migrate-lock", flags, 0o600)
-        except OSError as error:
-            raise SchemaConflict(
-                f"Cannot open the migration lock {database}.migrate-lock ({error.strerror}); "
-                "the wizard changed nothing. It must be a plain file, not a link."
-            ) from None
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            _wait_for(lambda: _try_flock(fd), str(path))
             yield
         finally:
-            os.close(lock_file)  # closing releases the lock
+            os.close(fd)  # closing releases the lock
     else:
         yield
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _register_migrate(app: Flask) -> Any:
@@ -133,7 +191,7 @@ def upgrade_schema() -> None:
     changed nothing, when the database holds what the wizard cannot take over.
     """
     flask_migrate = _register_migrate(current_app)
-    with migration_lock(db.engine):
+    with migration_lock(db.engine, current_app.config.get("WIZARD_INSTANCE_PATH")):
         with db.engine.begin() as connection:
             _move_revision_from_host_table(connection)
             if _wizard_revision(connection) is None:

@@ -46,9 +46,10 @@ def init_app(app: Flask) -> None:
     """Check the auth mode and the token, guard every write, and let templates ask is_admin."""
     if app.config["WIZARD_AUTH"] not in AUTH_MODES:
         raise ValueError(f"WIZARD_AUTH must be one of {', '.join(AUTH_MODES)}")
-    if app.config["WIZARD_AUTH"] == "token" or app.config["WIZARD_ADMIN_TOKEN"]:
-        # Made now, so `setup-wizard token` can point at it.
-        ensure_admin_token(app.config)
+    if app.config["WIZARD_ADMIN_TOKEN"]:
+        ensure_admin_token(app.config)  # a configured token too short stops the start
+    # A generated token is made when a page or `serve` first needs it, not here: a host that
+    # mounts the wizard builds it in every `flask` command it runs.
     guard.init_app(app)
     app.context_processor(
         lambda: {"is_admin": is_admin_for_templates(), "auth_mode": app.config["WIZARD_AUTH"]}

@@ -36,7 +36,11 @@ def status(wizard: Wizard, as_json: bool) -> None:
     """Exit 0 when the identity is set, 1 when it is not, 2 when it cannot tell."""
     from ..overview import status_body
 
-    missing = wizard.missing_sqlite_file()
+    try:
+        missing = wizard.missing_sqlite_file()
+    except click.ClickException as error:  # the settings or the database file are refused
+        say(f"Cannot tell: {error.message}", err=True)
+        sys.exit(EXIT_UNKNOWN)
     if missing:
         say(
             f"Cannot tell: there is no database at {missing}. "

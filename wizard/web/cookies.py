@@ -26,6 +26,7 @@ class PrefixAwareSessionInterface(SecureCookieSessionInterface):
     """
 
     def get_signing_serializer(self, app):
+        ensure_secret_key(app)
         serializer = app.extensions.get("session_serializer")
         if serializer is None:
             serializer = super().get_signing_serializer(app)
@@ -61,9 +62,19 @@ class PrefixAwareSessionInterface(SecureCookieSessionInterface):
         return self._cross_site(app)
 
 
+def ensure_secret_key(app: Flask) -> None:
+    """The key that signs sessions and CSRF tokens: WIZARD_SECRET_KEY, or the one generated
+    into the instance folder, read (or made) the first time a request needs it."""
+    if not app.secret_key:
+        from ..config import SECRET_KEY_FILE, read_or_create_secret
+
+        app.secret_key = read_or_create_secret(app.config["WIZARD_INSTANCE_PATH"], SECRET_KEY_FILE)
+
+
 def init_app(app: Flask) -> None:
     """The wizard's session cookie."""
     app.config["WIZARD_CROSS_SITE_FRAMES"] = frames_from_other_sites(
         app.config["WIZARD_FRAME_ANCESTORS"]
     )
     app.session_interface = PrefixAwareSessionInterface()
+    app.before_request(lambda: ensure_secret_key(app))
