@@ -54,11 +54,24 @@ document.addEventListener("DOMContentLoaded", () => {
         message.setAttribute("role", "alert");
         field.before(message);
       }
+      const most = form.dataset.maxWords || `${limit.toLocaleString("en")} bytes`;
       message.textContent = `${label} is ${size.toLocaleString("en")} bytes, larger than the ` +
-        `${limit.toLocaleString("en")} bytes this wizard accepts. A license is a few KB: check ` +
-        "that it is the license.";
+        `${most} this wizard accepts. A license is a few KB: check that it is the license.`;
       field.setAttribute("aria-invalid", "true");
       field.focus();
+    });
+  }
+
+  // A form that waits on another server (Detect) says that it is asking, and is not sent twice.
+  for (const form of document.querySelectorAll("form[data-busy]")) {
+    form.addEventListener("submit", () => {
+      const status = form.querySelector(".busy");
+      if (status) status.textContent = form.dataset.busy;
+      for (const button of form.querySelectorAll("button")) {
+        button.setAttribute("aria-disabled", "true");
+        button.classList.add("is-busy");
+      }
+      form.addEventListener("submit", (again) => again.preventDefault());
     });
   }
 

@@ -288,7 +288,7 @@ def test_post_license_over_the_size_limit_is_413_json(make_app):
     assert response.status_code == 413
     assert response.json == {
         "error": "That upload is larger than this wizard accepts.",
-        "hint": "The most it accepts is 2,048 bytes (WIZARD_MAX_UPLOAD_BYTES).",
+        "hint": "The most it accepts is 2 KiB (WIZARD_MAX_UPLOAD_BYTES).",
     }
 
 

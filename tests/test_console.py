@@ -206,8 +206,8 @@ def test_without_https_the_frame_says_why_and_offers_a_new_tab(console_site, chr
     press(frame, frame.get_by_role("button", name="Unlock"))
     shot("cookie-withheld")
     text = frame.locator("main").inner_text()
-    assert "Your browser kept this wizard's cookie out of the console's frame" in text
-    assert "Inside another site's frame it also needs HTTPS" in text
+    assert "Your browser did not send this wizard's cookie" in text
+    assert "There it also needs HTTPS, which this page lacks." in text
     new_tab = frame.get_by_role("link", name="Open the wizard in a new tab")
     assert new_tab.get_attribute("target") == "_blank"
     assert re.match(rf"http://127\.0\.0\.1:\d+{PREFIX}/setup/unlock", new_tab.get_attribute("href"))

@@ -235,7 +235,7 @@ def test_a_file_with_several_documents_yields_its_licenses(custom_keys):
         ("just: a mapping\n", "YAML without a kind"),
         ("- a\n- list\n", "list"),
         ("", "empty"),
-        ("key: [unclosed\n", "not valid YAML"),
+        ("key: [unclosed\n", "cannot be read as YAML"),
     ],
 )
 def test_a_file_that_is_not_a_license_says_what_it_is(text, found):

@@ -189,7 +189,7 @@ def test_too_large_returns_to_its_step_with_the_limit_stated(make_app, step, fie
     page = send(Wizard(client))
     assert page.status_code == 413
     assert page.request.path == f"/setup/{step}"
-    assert f"{field} is larger than 4,096 bytes, the most this wizard accepts" in page.text
+    assert f"{field} is larger than 4 KiB, the most this wizard accepts" in page.text
     assert 'class="error-summary"' in page.text and 'name="csrf_token"' in page.text
     assert_nothing_saved(small)
 
@@ -204,7 +204,8 @@ def test_paste_keeps_the_text_after_an_error(wizard):
 def test_bad_ids_name_the_field_keep_the_input_and_save_nothing(app, wizard):
     wizard.upload(fixture("valid-v1beta1.yaml"))
     page = wizard.details(customer_id="has space", instance_id="")
-    assert page.status_code == 422
+    assert page.request.path == "/setup/details", "back to the step, through a redirect"
+    assert [r.status_code for r in page.history] == [303]
     assert f"Customer ID must be {RULE}: found a space at position 4." in page.text
     assert f"Instance ID must not be blank: {RULE}." in page.text
     assert 'value="has space"' in page.text
@@ -245,7 +246,7 @@ def test_generate_is_refused_and_not_offered_when_the_sdk_gave_the_instance_id(m
     details = Wizard(client).detect()
     assert "Generate a new instance ID" not in details.text
     refused = Wizard(client).details(button="generate_instance_id", customer_id="c")
-    assert refused.status_code == 422
+    assert refused.request.path == "/setup/details"
     assert "The Replicated SDK reported the instance ID: keep it." in refused.text
 
 
@@ -388,8 +389,9 @@ def test_a_review_made_stale_by_another_save_saves_nothing_and_says_what_changed
     other.details(customer_id="theirs", instance_id="instance-theirs")
     assert other.save().status_code == 302
 
-    stale = wizard.save(review)
-    assert stale.status_code == 409
+    sent = wizard.save(review)
+    assert (sent.status_code, sent.headers["Location"]) == (303, "/setup/review")
+    stale = wizard.client.get("/setup/review")
     assert "Someone else saved the identity while this review was open" in stale.text
     assert "customer theirs, instance instance-theirs" in stale.text
     assert saved_identity(app).customer_id == "theirs", "nothing of the stale review was saved"
@@ -405,8 +407,9 @@ def test_answers_changed_in_another_tab_since_the_review_save_nothing(app, wizar
     wizard.manual()
     first_tab = wizard.details(customer_id="AAA-shown", instance_id="instance-shown")
     wizard.details(customer_id="BBB-other-tab", instance_id="instance-other-tab")
-    refused = wizard.save(first_tab)
-    assert refused.status_code == 409
+    sent = wizard.save(first_tab)
+    assert (sent.status_code, sent.headers["Location"]) == (303, "/setup/review")
+    refused = wizard.client.get("/setup/review")
     assert "These answers were changed in another tab or window" in refused.text
     assert_nothing_saved(app)
     assert "BBB-other-tab" in refused.text and "AAA-shown" not in refused.text

@@ -98,12 +98,13 @@ def test_unlocked_status_page_shows_ids_hint_and_history(client, admin, identifi
     assert "…PJcq" in page
     assert LICENSE_ID not in page
     assert "Recent changes" in page
-    assert "cli:ops" in page
+    assert "ops, on the command line" in page, "who saved it, in words"
 
 
 def test_a_wrong_token_on_the_unlock_page_names_the_field_and_keeps_the_page(client, admin):
-    response = admin.unlock("wrong-token")
-    assert response.status_code == 200
+    refused = admin.unlock("wrong-token")
+    assert (refused.status_code, refused.headers["Location"]) == (303, "/setup/unlock")
+    response = client.get("/setup/unlock")
     assert "Admin token" in response.text
     assert "That is not the admin token" in response.text
     assert "wrong-token" not in response.text, "a typed secret is never echoed back"

@@ -90,8 +90,10 @@ class Visit:
         self.click(way, name)
 
     def click(self, label, name):
-        self.page.get_by_role("button", name=label).click()
-        self.page.wait_for_load_state()
+        """Press a button and wait for the page it leads to (every button here sends a form):
+        waiting only for a load state could see the old page, before the form is sent."""
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name=label).click()
         self.shot(name)
 
 

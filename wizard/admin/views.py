@@ -17,8 +17,8 @@ from werkzeug.wrappers import Response
 
 from ..forms import UnlockForm
 from . import sessions, throttle
-from .auth import compare_throttled, safe_next, start_admin_session, throttle_key, token_accepted
-from .token import token_fingerprint, token_path
+from .auth import safe_next, start_admin_session, throttle_key, token_accepted
+from .token import ensure_admin_token, token_fingerprint
 
 bp = Blueprint("auth", __name__, url_prefix="/setup")
 
@@ -30,10 +30,11 @@ def _return_to(target: str | None) -> str:
 
 
 def _where_the_token_is() -> dict[str, object]:
+    """The file that holds the token (made now, the first time), or None for the variable."""
     config = current_app.config
     if config["WIZARD_AUTH"] != "token" or config["WIZARD_ADMIN_TOKEN"]:
         return {"token_file": None}
-    return {"token_file": token_path(config["WIZARD_INSTANCE_PATH"])}
+    return {"token_file": ensure_admin_token(config)}
 
 
 @bp.route("/unlock", methods=["GET", "POST"])
@@ -55,22 +56,25 @@ def unlock() -> Response | str:
         form.token.errors.append(
             "That is not the admin token. Copy it again from the file named below."
         )
+    if request.method == "POST":
+        # Back to the page through a redirect, the error kept (never the token): a reload
+        # shows the page, and never sends a token again.
+        session["unlock_errors"] = list(form.token.errors)
+        return redirect(request.script_root + request.full_path.rstrip("?"), code=303)
+    form.token.errors = list(session.pop("unlock_errors", []) or [])
     return render_template("auth/unlock.html", form=form, **where)
 
 
 @bp.get("/unlock/link/<secret>")
 def unlock_link(secret: str) -> Response:
-    """Open an admin session with a one-time link a console asked for (POST /api/v1/unlock-link)."""
-    used: dict[str, str | None] = {}
+    """Open an admin session with a one-time link a console asked for (POST /api/v1/unlock-link).
 
-    def matches() -> bool:
-        try:
-            used["next"] = sessions.use_link(secret, token_fingerprint())
-        except sessions.LinkRefused:
-            return False
-        return True
-
-    if not compare_throttled(matches):
+    A wrong link is not counted against the client, unlike a wrong token: its 256 random bits
+    cannot be guessed, and any page the admin visits could send wrong ones (an image pointing
+    here) to make the admin's own token wait."""
+    try:
+        next_path = sessions.use_link(secret, token_fingerprint())
+    except sessions.LinkRefused:
         flash(
             "That unlock link was used already or has expired: a link works once, for a minute. "
             "Open the wizard from the console again, or enter the admin token.",
@@ -78,7 +82,7 @@ def unlock_link(secret: str) -> Response:
         )
         return redirect(url_for("auth.unlock"))
     start_admin_session()
-    return redirect(_return_to(used["next"] or "/"))
+    return redirect(_return_to(next_path or "/"))
 
 
 @bp.post("/lock")

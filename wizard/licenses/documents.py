@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ids import license_id_hint
+from ..words import size
 from . import yaml_v2
 from .verdicts import LicenseError, Reason
 from .yaml_v2 import YamlRefused
@@ -22,13 +23,13 @@ def read_documents(data: bytes | str, max_bytes: int = MAX_LICENSE_BYTES) -> lis
     Replicated's Go code could not read."""
     if isinstance(data, bytes):
         if len(data) > max_bytes:
-            raise _refuse(f"This is larger than {max_bytes} bytes; a license is a few KB.")
+            raise _refuse(f"This is larger than {size(max_bytes)}; a license is a few KB.")
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise _refuse("This is not text: a license is a YAML text file.") from None
     elif len(data.encode("utf-8", "surrogatepass")) > max_bytes:
-        raise _refuse(f"This is larger than {max_bytes} bytes; a license is a few KB.")
+        raise _refuse(f"This is larger than {size(max_bytes)}; a license is a few KB.")
     if "\x00" in data:
         raise _refuse("This is not text: a license is a YAML text file.")
     if not data.strip():
@@ -60,10 +61,7 @@ def license_documents(
     licenses = [d for d in documents if isinstance(d, dict) and d.get("kind") == "License"]
     if not licenses:
         found = ", ".join(sorted({_describe(d) for d in documents})) or "nothing"
-        raise _refuse(
-            f"This is not a Replicated license: it holds {found}. "
-            "Download the license file (kind: License) from the vendor portal."
-        )
+        raise _refuse(f"This is not a Replicated license: it holds {found}. {yaml_v2.LOOKS_LIKE}")
     return licenses
 
 

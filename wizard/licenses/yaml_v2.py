@@ -185,7 +185,21 @@ def _check_events(text):
                     f"This nests more than {MAX_DEPTH} levels deep; a license never does."
                 )
     except yaml.YAMLError as error:
-        raise YamlRefused(f"This is not valid YAML: {_yaml_problem(error)}.") from None
+        raise _not_yaml(error) from None
+
+
+LOOKS_LIKE = (
+    "A license file begins with apiVersion: kots.io/v1beta1 (or v1beta2) and kind: License, "
+    "then a spec with the license's fields and a long signature: download it again from the "
+    "vendor portal, or copy the whole file."
+)
+
+
+def _not_yaml(error):
+    return YamlRefused(
+        f"This is not a license file: it cannot be read as YAML ({_yaml_problem(error)}). "
+        + LOOKS_LIKE
+    )
 
 
 def _yaml_problem(error):
@@ -240,4 +254,4 @@ def read_documents(text):
     except YamlRefused as refused:
         raise YamlRefused(f"This cannot be read as Replicated reads it: {refused}.") from None
     except (yaml.YAMLError, RecursionError, ValueError) as error:
-        raise YamlRefused(f"This is not valid YAML: {_yaml_problem(error)}.") from None
+        raise _not_yaml(error) from None

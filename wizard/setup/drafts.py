@@ -90,17 +90,20 @@ def load_draft() -> Draft:
         ) from None
 
 
-def save_draft(draft: Draft) -> None:
-    """Keep the draft for this browser (a new key the first time)."""
+def _key() -> str:
+    """This browser's key to its draft (and to what a step echoes), made on first use."""
     key = session.get("draft")
     if not isinstance(key, str):
         key = session["draft"] = secrets.token_urlsafe(32)
+    return key
+
+
+def _store(digest: str, answers: dict[str, Any]) -> None:
     now = datetime.now(UTC)
-    answers = dataclasses.asdict(draft)
     with db.engine.begin() as connection:
         connection.execute(DRAFTS.delete().where(DRAFTS.c.updated_at < now - DRAFT_LIFETIME))
         statement = dialect_insert(connection.dialect.name, DRAFTS).values(
-            key_digest=_digest(key), answers=answers, updated_at=now
+            key_digest=digest, answers=answers, updated_at=now
         )
         connection.execute(
             statement.on_conflict_do_update(
@@ -109,9 +112,51 @@ def save_draft(draft: Draft) -> None:
         )
 
 
+def save_draft(draft: Draft) -> None:
+    """Keep the draft for this browser (a new key the first time)."""
+    _store(_digest(_key()), dataclasses.asdict(draft))
+
+
 def discard_draft() -> None:
     """Forget this browser's draft (it was saved, or the admin starts over)."""
     key = session.pop("draft", None)
     if isinstance(key, str):
         with db.engine.begin() as connection:
             connection.execute(DRAFTS.delete().where(DRAFTS.c.key_digest == _digest(key)))
+
+
+# --- What a step echoes after a redirect ---------------------------------------------------
+
+
+@dataclasses.dataclass
+class Echo:
+    """What a step shows once after the redirect that follows a refused form: what was typed
+    (never a token or a file), the errors by field, and a problem for the whole page."""
+
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
+    errors: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    problem: str | None = None
+    asking: bool = False
+
+
+def keep_echo(step: str, echo: Echo) -> None:
+    """Keep what the step must show after its redirect (on the server: a pasted license may
+    be large)."""
+    _store(_digest(f"{_key()}#{step}"), {"echo": dataclasses.asdict(echo)})
+
+
+def take_echo(step: str) -> Echo | None:
+    """What the step keeps for this browser, once: a reload shows the step afresh."""
+    key = session.get("draft")
+    if not isinstance(key, str):
+        return None
+    digest = _digest(f"{key}#{step}")
+    [rows] = driver_reads((_READ_DRAFT, {"digest": digest}))
+    if not rows:
+        return None
+    with db.engine.begin() as connection:
+        connection.execute(DRAFTS.delete().where(DRAFTS.c.key_digest == digest))
+    try:
+        return Echo(**rows[0].answers["echo"])
+    except (KeyError, TypeError):
+        return None

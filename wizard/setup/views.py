@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from ..admin import admin_credential, require_admin
+from ..admin import admin_credential, from_another_site, require_admin
 from ..db import database_problem
 from ..forms import ChooseLicenseForm, IdentityForm, PasteForm, ReviewForm, UploadForm
 from ..identity import (
@@ -37,11 +37,33 @@ from ..licenses import License, LicenseError, LicensePolicy, NeedsChoice, sdk
 from ..overview import expected_app
 from ..reporting.status import load_reporting
 from ..watch import accept_mismatch, license_change, license_policy, read_watch
+from ..words import size
 from .changes import describe_changes, identity_after, prefill
-from .drafts import Draft, StartAgain, discard_draft, load_draft, save_draft
+from .drafts import (
+    Draft,
+    Echo,
+    StartAgain,
+    discard_draft,
+    keep_echo,
+    load_draft,
+    save_draft,
+    take_echo,
+)
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
-bp.before_request(require_admin)
+
+
+@bp.before_request
+def require_the_admin_keeping_the_answers() -> Response | None:
+    """Whoever is not the admin goes to unlock. A form sent to the details step by an admin
+    whose session just ended (Lock in another tab) keeps what was typed: after the unlock,
+    the step shows it again."""
+    sent_to = request.endpoint == "setup.details" and request.method == "POST"
+    refusal = require_admin()
+    if refusal is not None and sent_to:
+        keep_echo("details", _typed())
+    return refusal
+
 
 Page = tuple[str, int]
 
@@ -61,8 +83,10 @@ def _policy() -> LicensePolicy:
 
 @bp.errorhandler(StartAgain)
 def start_again(error: StartAgain) -> Response:
-    """Any step that cannot go on sends the admin back to the start, saying why."""
-    discard_draft()
+    """Any step that cannot go on sends the admin back to the start, saying why. A request from
+    another site never drops the answers: it is only sent to the start."""
+    if not from_another_site():
+        discard_draft()
     flash(str(error), "info")
     return redirect(url_for("setup.start"))
 
@@ -79,7 +103,7 @@ def too_large(error: RequestEntityTooLarge) -> Page | RequestEntityTooLarge:
     else:
         return error
     form[field].errors = [
-        f"{form[field].label.text} is larger than {limit:,} bytes, the most this wizard accepts "
+        f"{form[field].label.text} is larger than {size(limit)}, the most this wizard accepts "
         f"(WIZARD_MAX_UPLOAD_BYTES). A license {noun} is a few KB: check that it is the license."
     ]
     template = "setup/upload.html" if noun == "file" else "setup/paste.html"
@@ -122,6 +146,7 @@ def start() -> str:
         "setup/start.html",
         identity=load_identity(),
         sdk_url=current_app.config["WIZARD_REPLICATED_SDK_URL"],
+        sdk_timeout=current_app.config["WIZARD_SDK_TIMEOUT"],
         resume=_in_progress(),
     )
 
@@ -211,6 +236,27 @@ def manual() -> Response:
     return redirect(url_for("setup.details"))
 
 
+def _refused(step: str, form: Any, echo: Echo | None = None) -> Response:
+    """A refused form comes back through a redirect to its step, its errors and what was typed
+    kept: Back and reload show the step, never a resubmission."""
+    echo = echo or Echo()
+    for field in form:
+        if field.errors:
+            echo.errors.setdefault(field.name, []).extend(field.errors)
+    keep_echo(step, echo)
+    return redirect(url_for(f"setup.{step}"), code=303)
+
+
+def _echoed(step: str, form: Any) -> Echo | None:
+    """What the step kept for this browser after a refused form: its errors back on the form."""
+    echo = take_echo(step)
+    if echo is not None:
+        for name, messages in echo.errors.items():
+            if name in form:
+                form[name].errors = list(messages)
+    return echo
+
+
 @bp.route("/upload", methods=["GET", "POST"])
 def upload() -> Response | str:
     """Upload the license file."""
@@ -219,6 +265,9 @@ def upload() -> Response | str:
         taken = _take_license(form.license_file.data.read(), Source.UPLOAD, form.license_file)
         if taken:
             return taken
+    if request.method == "POST":
+        return _refused("upload", form)
+    _echoed("upload", form)
     return render_template(
         "setup/upload.html", form=form, max_bytes=current_app.config["MAX_CONTENT_LENGTH"]
     )
@@ -232,6 +281,11 @@ def paste() -> Response | str:
         taken = _take_license(form.license_text.data, Source.PASTE, form.license_text)
         if taken:
             return taken
+    if request.method == "POST":
+        return _refused("paste", form, Echo({"license_text": form.license_text.data or ""}))
+    echo = _echoed("paste", form)
+    if echo is not None:
+        form.license_text.data = echo.values.get("license_text", "")
     return render_template(
         "setup/paste.html", form=form, max_bytes=current_app.config["MAX_CONTENT_LENGTH"]
     )
@@ -263,7 +317,7 @@ def choose() -> Response | str:
     """Pick one license from a file that holds several, each shown with its verdict."""
     draft = load_draft()
     if draft.license_text is None:
-        raise StartAgain("There is no license file to choose from. Upload it again.")
+        return redirect(_next_step(draft))  # nothing to choose: the step the answers are at
     try:
         _policy().pick(draft.license_text)
         return redirect(url_for("setup.details"))  # the file holds one license after all
@@ -285,6 +339,9 @@ def choose() -> Response | str:
             )
             return redirect(url_for("setup.details"))
         form.choice.errors.append(f"Which license? That one cannot be used: {verdict.message}")
+    if request.method == "POST":
+        return _refused("choose", form)
+    _echoed("choose", form)
     return render_template("setup/choose.html", form=form, choices=list(choices.values()))
 
 
@@ -340,8 +397,7 @@ def details() -> Response | Page:
     lic = _license_of(draft)
     current = _current_identity()
     if request.method == "GET":
-        form = IdentityForm(formdata=None, data=prefill(draft, lic, current))
-        return _details_page(form, draft, lic, current)
+        return _details_shown(draft, lic, current)
     form = IdentityForm()
     if lic:
         # What the license says is signed: it is shown, never taken from the form.
@@ -351,7 +407,7 @@ def details() -> Response | Page:
     if form.replace_instance_id.data or form.generate_instance_id.data:
         return _new_instance_id(form, draft, lic, current)
     if not form.validate():
-        return _details_page(form, draft, lic, current, status=422)
+        return _refused("details", form, _typed())
     try:
         customer_id = customer_id_for(
             lic.customer_id if lic else None,
@@ -360,7 +416,7 @@ def details() -> Response | Page:
         )
     except CustomerIdProblem as problem:
         form.customer_id.errors = [f"Customer ID {problem}."]
-        return _details_page(form, draft, lic, current, status=422)
+        return _refused("details", form, _typed())
     if form.instance_id.data != draft.instance_id:
         saved = current.instance_id if current else None
         draft.instance_id_origin = "saved" if form.instance_id.data == saved else "typed"
@@ -372,6 +428,24 @@ def details() -> Response | Page:
     return redirect(url_for("setup.review"))
 
 
+def _details_shown(draft: Draft, lic: License | None, current: SavedIdentity | None) -> Page:
+    """The details step: the draft's answers, or what a refused form kept."""
+    form = IdentityForm(formdata=None, data=prefill(draft, lic, current))
+    echo = _echoed("details", form)
+    for name, value in (echo.values if echo else {}).items():
+        if name in form:
+            form[name].data = value
+    return _details_page(form, draft, lic, current, asking=bool(echo and echo.asking))
+
+
+def _typed() -> Echo:
+    """What the admin typed into the details form, to show again after the redirect."""
+    return Echo({name: request.form.get(name, "") for name in TYPED_IDS})
+
+
+TYPED_IDS = ("customer_id", "instance_id", "license_id")
+
+
 def _new_instance_id(
     form: IdentityForm, draft: Draft, lic: License | None, current: SavedIdentity | None
 ) -> Response | Page:
@@ -379,14 +453,15 @@ def _new_instance_id(
     admin confirms; never over the one the SDK reported."""
     if draft.source == Source.SDK:
         form.instance_id.errors = ["The Replicated SDK reported the instance ID: keep it."]
-        return _details_page(form, draft, lic, current, status=422)
+        return _refused("details", form, _typed())
     # What was typed is kept (in the draft), whatever the admin answers.
     draft.customer_id = form.customer_id.data or None
     draft.license_id = None if lic else (form.license_id.data or None)
     if (form.instance_id.data or "").strip() and not form.replace_instance_id.data:
         draft.instance_id = form.instance_id.data
         save_draft(draft)
-        return _details_page(form, draft, lic, current, asking=True)
+        keep_echo("details", Echo(_typed().values, asking=True))
+        return redirect(url_for("setup.details"), code=303)
     draft.instance_id, draft.instance_id_origin = str(uuid.uuid4()), "generated"
     save_draft(draft)
     flash("A new instance ID was generated. Check the other fields, then review.", "info")
@@ -410,12 +485,13 @@ def review() -> Response | Page:
         return redirect(_next_step(draft))
     lic = _license_of(draft)
     form = ReviewForm()
-    problem = status = None
     if form.validate_on_submit():
         try:
             return _save(draft, lic, form)
         except SaveRefused as refused:
-            problem, status = refused.message, refused.status
+            return _refused("review", form, Echo(problem=refused.message))
+    echo = _echoed("review", form)
+    problem = echo.problem if echo else None
     try:
         current, summary, _ = load_status(changes=0)
     except sa.exc.DBAPIError:
@@ -436,7 +512,6 @@ def review() -> Response | Page:
         draft,
         lic,
         current,
-        status or 200,
         form=form,
         after=after,
         changes=changes,

@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from ..db import database_problem
+from ..words import size
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -53,22 +54,19 @@ def csrf_error(error: CSRFError) -> Any:
             "A write without a bearer token needs this session's CSRF token in X-CSRFToken.",
             "Scripts send the admin token instead: `Authorization: Bearer <token>`.",
         )
-    if _cookie_withheld() and request.headers.get("Sec-Fetch-Dest") == "iframe":
-        https = "" if request.is_secure else " Inside another site's frame it also needs HTTPS."
-        return respond(
-            400,
-            "Your browser kept this wizard's cookie out of the console's frame.",
-            "Nothing was saved: without its cookie the form cannot be trusted. Browsers that "
-            f"block third-party cookies do this.{https} Open the wizard in a new tab and "
-            "carry on there.",
-            new_tab_url=request.url,
-        )
     if _cookie_withheld():
+        # Not told apart by Sec-Fetch-Dest: browsers send it only to secure origins, and a
+        # frame over plain HTTP is where the cookie is kept out most often.
+        https = "" if request.is_secure else " There it also needs HTTPS, which this page lacks."
         return respond(
             400,
-            "Your browser did not send this wizard's cookie, so the form could not be "
-            "trusted. Nothing was saved.",
-            "Allow cookies for this site, then reload the page and send the form again.",
+            "Your browser did not send this wizard's cookie, so the form could not be trusted. "
+            "Nothing was saved.",
+            "Inside a console's frame, browsers keep another site's cookies out unless it allows "
+            f"them, and some browsers block them everywhere.{https} Open the wizard in a new "
+            "tab and carry on there; otherwise, allow cookies for this site and send the form "
+            "again.",
+            new_tab_url=request.url,
         )
     return respond(
         400,
@@ -100,7 +98,7 @@ def http_error(error: HTTPException) -> Any:
     hint = None
     if error.code == 413:
         limit = current_app.config["MAX_CONTENT_LENGTH"]
-        hint = f"The most it accepts is {limit:,} bytes (WIZARD_MAX_UPLOAD_BYTES)."
+        hint = f"The most it accepts is {size(limit)} (WIZARD_MAX_UPLOAD_BYTES)."
     return respond(error.code or 500, message or "", hint, headers=headers)
 
 

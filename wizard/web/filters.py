@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
+from .. import words
 from ..ids import license_id_hint
 from ..watch import expiry_notice
 
@@ -47,4 +48,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(entitlement_value)
     app.add_template_filter(days_left)
     app.add_template_filter(as_datetime)
+    app.add_template_filter(words.size, "size")
+    app.add_template_filter(words.actor, "actor")
     app.jinja_env.globals["expiry_notice"] = lambda moment: expiry_notice(moment, datetime.now(UTC))
