@@ -433,3 +433,13 @@ def test_an_unlock_link_asked_for_without_json_says_to_send_json(client):
     )
     assert response.status_code == 415
     assert response.json["error"] == "Send the body as JSON, with Content-Type: application/json."
+
+
+def test_json_with_nan_is_a_400_naming_it(app, client):
+    body = '{"customer_id": "acme", "instance_id": "i-1", "license_id": NaN}'
+    response = client.put(
+        "/api/v1/identity", headers=BEARER, data=body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json["error"] == "The body is not valid JSON: NaN is not a JSON number."
+    assert_nothing_saved(app)

@@ -393,3 +393,24 @@ def test_a_role_that_may_not_log_in_is_called_a_refused_login(empty_database_url
         with admin.begin() as connection:
             connection.exec_driver_sql("DROP ROLE wizard_nologin")
         admin.dispose()
+
+
+TERMINAL_ESCAPES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_verify_license_shows_an_unverified_files_control_characters_never_obeys_them(
+    runner, tmp_path
+):
+    """A file's own words reach the terminal escaped: no title set, no line erased."""
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text(
+        'apiVersion: "kots.io/v1beta9\\e]0;pwned\\a"\n'
+        'kind: "License\\e[2K\\e]52;c;cm0gLXJmIH4=\\a"\nspec: {}\n'
+    )
+    for arguments in ([], ["--json"]):
+        result = runner("verify-license", *arguments, str(hostile))
+        assert result.exit_code == 1
+        assert not TERMINAL_ESCAPES.search(result.output), repr(result.output)
+    plain = runner("verify-license", str(hostile)).output
+    assert r"License\x1b[2K\x1b]52;c;cm0gLXJmIH4=\x07" in plain, "shown, so the admin sees it"

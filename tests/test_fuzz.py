@@ -84,6 +84,14 @@ def assert_unchanged(app):
     assert len(recent_changes(app)) == 1
 
 
+def _finite(body):
+    try:
+        json.dumps(body, allow_nan=False)
+    except ValueError:
+        return False
+    return True
+
+
 def _valid(body):
     if set(body) - {"customer_id", "instance_id", "license_id"}:
         return False
@@ -104,6 +112,9 @@ def test_put_identity_with_any_json_gets_a_4xx_or_a_valid_save(seeded, body):
     )
     if len(data.encode()) > MAX_BODY:
         assert response.status_code == 413
+    elif not _finite(body):  # NaN or Infinity: Python writes them, JSON has no such numbers
+        assert response.status_code == 400
+        assert "is not a JSON number" in response.json["error"]
     elif _valid(body):
         assert response.status_code == 200
         assert response.json["customer_id"] == body["customer_id"].strip()

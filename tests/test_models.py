@@ -1,12 +1,14 @@
 """The identity row as the design uses it, and the single-row rule the database enforces."""
 
+import html
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
-from tests.support import LICENSE_ID
+from tests.support import LICENSE_ID, recent_changes, saved_summary
 from wizard.db import db
+from wizard.identity import Actor, save_identity
 from wizard.models import TelemetryIdentity
 
 
@@ -35,6 +37,37 @@ def test_design_usage_runs_as_written(app):
         assert reread.license_id == LICENSE_ID
         assert reread.created_at.tzinfo is not None
         assert reread.updated_at >= reread.created_at
+
+
+def test_a_save_through_the_hosts_own_session_is_in_the_history(app, client, admin):
+    with app.app_context():
+        save_identity(
+            "acme-corp",
+            "instance-1",
+            LICENSE_ID,
+            summary={"app_slug": "my-app", "customer_name": "Acme Corp", "source": "upload"},
+            actor=Actor("wizard"),
+        )
+        identity = db.session.query(TelemetryIdentity).one()
+        identity.set_customer_info(
+            customer_id="host-customer",
+            instance_id="instance-1",
+            license_id="HostLicense00000000000000WXYZ",
+        )
+        db.session.commit()
+        db.session.remove()
+    newest = recent_changes(app)[0]
+    assert (newest.method, newest.old_customer_id, newest.new_customer_id) == (
+        "host",
+        "acme-corp",
+        "host-customer",
+    )
+    assert saved_summary(app) is None, "the old license's details went with its license id"
+    admin.unlock()
+    page = html.unescape(client.get("/status").text)
+    assert "host-customer" in page and "…WXYZ" in page
+    assert "the application's own code" in page, "who saved it, on the status page"
+    assert "Acme Corp" not in page
 
 
 def test_database_refuses_a_second_row(app):

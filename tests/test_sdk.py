@@ -63,6 +63,9 @@ def test_integration_mode_is_noticed(fake_sdk):
         ("trickle", "did not answer GET /api/v1/license/info in time"),
         ("redirect", "with a redirect (302 to http://evil.example/api/v1/license/info)"),
         ("redirect_ftp", "with a redirect (302 to ftp://files.example/x/api/v1/license/info)"),
+        ("deep", "with JSON nested far deeper than any answer of the SDK"),
+        ("nan", "with NaN, which is not a number JSON can hold"),
+        ("infinity", "with Infinity, which is not a number JSON can hold"),
     ],
 )
 def test_every_failure_is_a_clear_message_within_the_deadline(fake_sdk, mode, words):
@@ -152,7 +155,7 @@ def test_detect_save_with_an_older_sdk_asks_for_the_customer_id(fake_sdk, runner
     assert saved_identity(app).customer_id == "typed-customer"
 
 
-@pytest.mark.parametrize("mode", ["error", "html", "slow", "wrong_type"])
+@pytest.mark.parametrize("mode", ["error", "html", "slow", "wrong_type", "deep", "nan"])
 def test_detect_fails_clearly_and_saves_nothing(fake_sdk, runner, settings, app, mode):
     settings.update(WIZARD_REPLICATED_SDK_URL=fake_sdk(mode).url, WIZARD_SDK_TIMEOUT="1")
     started = time.monotonic()
@@ -160,6 +163,7 @@ def test_detect_fails_clearly_and_saves_nothing(fake_sdk, runner, settings, app,
     assert time.monotonic() - started < 2
     assert result.exit_code == 1
     assert "Nothing detected" in result.output
+    assert "Traceback" not in result.output
     assert runner("status").exit_code == 1
 
 
@@ -257,7 +261,9 @@ def test_an_expired_license_reported_by_the_sdk_is_said_before_saving(app, sdk_c
     assert "(expired)" in details.text and "days left" not in details.text
 
 
-@pytest.mark.parametrize("mode", ["error", "html", "missing", "slow", "trickle", "redirect"])
+@pytest.mark.parametrize(
+    "mode", ["error", "html", "missing", "slow", "trickle", "redirect", "deep", "nan", "infinity"]
+)
 def test_detect_failures_show_a_message_and_keep_the_other_ways_open(
     app, sdk_client, fake_sdk, mode
 ):
@@ -344,6 +350,19 @@ def test_preseed_by_detection_on_start(env, start_server, database_url, fake_sdk
     history, identity = _history(database_url)
     assert identity == [("sdk-customer-1", INSTANCE_ID, LICENSE_ID)]
     assert history[0][:2] == ("sdk", "WIZARD_DETECT_ON_START")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("mode", ["deep", "nan"])
+def test_a_hostile_sdk_answer_on_start_serves_without_an_identity(
+    env, start_server, database_url, fake_sdk, mode
+):
+    env.update(WIZARD_DETECT_ON_START="1", WIZARD_REPLICATED_SDK_URL=fake_sdk(mode).url)
+    server = start_server(env, workers=1).wait_ready(timeout=30)
+    assert "starting without an identity" in server.log()
+    assert "Traceback" not in server.log()
+    assert _history(database_url) == ([], [])
 
 
 @pytest.mark.slow
@@ -441,3 +460,12 @@ def test_an_expired_license_file_stops_the_start_with_the_reason(env, tmp_path):
     )
     assert result.returncode != 0
     assert "WIZARD_LICENSE_FILE: This license expired" in result.stderr
+
+
+def test_detect_shows_the_sdks_control_characters_never_obeys_them(fake_sdk, runner, settings, app):
+    settings["WIZARD_REPLICATED_SDK_URL"] = fake_sdk("escapes").url
+    for arguments in ([], ["--json"]):
+        result = runner("detect", *arguments)
+        assert result.exit_code == 0, result.output
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", result.output), repr(result.output)
+    assert r"Acme\x1b]0;pwned\x07" in runner("detect").output

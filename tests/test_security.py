@@ -428,3 +428,16 @@ def test_with_auth_none_another_site_cannot_write_through_the_api(make_app):
         "/api/v1/identity", json={"customer_id": "a", "instance_id": "scripted"}, headers=BEARER
     )
     assert script.status_code == 200 and script.json["instance_id"] == "scripted"
+
+
+def test_wrong_unlock_links_from_another_site_cost_the_admin_nothing(client, admin):
+    """Twelve images on a page the admin visits, each pointing at a wrong unlock link: the
+    admin's own token still unlocks at once."""
+    for i in range(12):
+        image = client.get(
+            f"/setup/unlock/link/wrong-{i}",
+            headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "image"},
+        )
+        assert image.status_code == 302
+    unlocked = admin.unlock()
+    assert unlocked.status_code == 302, "not 429: a wrong link counts for nothing"

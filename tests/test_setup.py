@@ -1,9 +1,11 @@
 """The wizard's steps over HTTP: every step at its own address, every refusal clear, and a
 review that saves exactly what it shows, or nothing."""
 
+import html
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from tests.support import (
     LICENSE_ID,
@@ -21,6 +23,7 @@ from tests.support.license_factory import (
     to_yaml,
     write_global_public_key,
 )
+from wizard.db import db
 from wizard.identity import Actor, save_identity
 from wizard.ids import RULE
 
@@ -194,6 +197,20 @@ def test_too_large_returns_to_its_step_with_the_limit_stated(make_app, step, fie
     assert_nothing_saved(small)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["customer: acme\nthe id is 1vusOokxAVp1tkRGuyxnF23PJcq\n", "hello there\nsecond line\n"],
+    ids=["two-lines-half-yaml", "two-lines-of-prose"],
+)
+def test_a_paste_that_is_no_license_says_what_a_license_file_looks_like(wizard, text):
+    page = wizard.paste(text)
+    words = html.unescape(page.text)
+    assert "License text: This is not a" in words
+    assert "A license file begins with apiVersion: kots.io/v1beta1" in words
+    assert "YAML str" not in words
+    assert text.splitlines()[0] in words, "what was pasted is still in the box"
+
+
 def test_paste_keeps_the_text_after_an_error(wizard):
     text = fixture("expired.yaml").decode()
     page = wizard.paste(text)
@@ -354,6 +371,10 @@ def test_a_link_from_another_site_never_throws_the_answers_away(app, wizard):
             path, data={"csrf_token": token}, headers={"Sec-Fetch-Site": "cross-site"}
         )
         assert sent.status_code == 403, path
+    for path in ("/setup/choose", "/setup/details", "/setup/review", "/setup/", "/setup/paste"):
+        # A top-level link from another site: a GET, sent with the cookie (SameSite=Lax).
+        followed = wizard.client.get(path, headers={"Sec-Fetch-Site": "cross-site"})
+        assert followed.status_code in (200, 302), path
     review = wizard.client.get("/setup/review")
     assert review.status_code == 200 and "typed-here" in review.text
 
@@ -431,6 +452,35 @@ def test_lock_in_another_tab_then_save_unlocks_and_returns_to_the_review(app, wi
     assert "acme" in again.text and "instance-1" in again.text, "the answers are kept"
     assert wizard.save(again).status_code == 302
     assert saved_identity(app).customer_id == "acme"
+
+
+def test_what_was_typed_survives_a_lock_in_another_tab(app, wizard, admin):
+    wizard.upload(fixture("valid-v1beta2.yaml"))  # no customer id in it: the admin types one
+    details = wizard.client.get("/setup/details")
+    admin.lock()  # the other tab shares the cookie
+    typed = {"customer_id": "typed-before-lock", "instance_id": "instance-typed"}
+    refused = wizard.client.post(
+        "/setup/details",
+        data={"csrf_token": csrf_token_from(details.text), "review": "1", **typed},
+    )
+    assert refused.headers["Location"] == "/setup/unlock?next=/setup/details"
+    assert "answers are kept" in wizard.client.get(refused.headers["Location"]).text
+    admin.unlock(next_path="/setup/details")
+    again = wizard.client.get("/setup/details").text
+    assert 'value="typed-before-lock"' in again and 'value="instance-typed"' in again
+    assert_nothing_saved(app)
+
+
+def test_a_stranger_posting_the_details_form_stores_nothing(app, client):
+    """Only a browser that had a draft, so was the admin, has its typing kept for later."""
+    token = csrf_token_from(client.get("/setup/unlock").text)
+    sent = client.post(
+        "/setup/details",
+        data={"csrf_token": token, "review": "1", "customer_id": "x" * 100_000},
+    )
+    assert sent.status_code == 302 and sent.headers["Location"].startswith("/setup/unlock")
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM setup_draft")).scalar() == 0
 
 
 def test_a_draft_belongs_to_its_browser(app, wizard):

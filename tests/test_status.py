@@ -159,7 +159,7 @@ def test_an_unreachable_database_gives_503_with_a_reason_everywhere(make_app, ca
     assert "Traceback" not in everything
     # The driver's words (host, port, user) are for the log, not for whoever asks.
     assert "127.0.0.1" not in everything and "port 9" not in everything
-    assert "port 9 failed" in caplog.text
+    assert "Connection refused" in caplog.text, "the driver's words are in the log"
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)

@@ -63,11 +63,15 @@ def status() -> Json:
     return status_body(admin=is_admin())
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _json_object() -> Json:
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json.")
     try:
-        body = json.loads(request.get_data())
+        body = json.loads(request.get_data(), parse_constant=_no_constant)
     except ValueError as error:
         raise BadRequest(f"The body is not valid JSON: {error}.") from None
     except RecursionError:

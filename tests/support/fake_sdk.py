@@ -86,6 +86,13 @@ LICENSE_CHANGES = {
     "wrong_type": lambda document: document.update(licenseID=12345),
     "no_app": _without("appSlug"),
     "expired": _expired,
+    # Python's json writes these, and reads them back; JSON itself has no such numbers.
+    "nan": lambda document: document["entitlements"]["seats"].update(value=float("nan")),
+    # Terminal control sequences: set the title, erase the line, write the clipboard (OSC 52).
+    "escapes": lambda document: document.update(
+        customerName="Acme\x1b]0;pwned\x07\x1b[2K", channelName="\x1b]52;c;cm0gLXJmIH4=\x07"
+    ),
+    "infinity": lambda document: document["entitlements"]["seats"].update(value=float("inf")),
 }
 APP_CHANGES = {
     "other_instance": lambda document: document.update(instanceID=OTHER_INSTANCE_ID),
@@ -161,6 +168,10 @@ _FAILURES = {
     "error": lambda handler: handler._send(500, b'{"error": "internal"}', "application/json"),
     "html": lambda handler: handler._send(
         200, b"<html><body>Welcome to nginx!</body></html>", "text/html"
+    ),
+    # Valid JSON, nested far deeper than a parser that recurses can follow.
+    "deep": lambda handler: handler._send(
+        200, b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "application/json"
     ),
 }
 

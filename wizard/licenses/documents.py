@@ -40,9 +40,14 @@ def read_documents(data: bytes | str, max_bytes: int = MAX_LICENSE_BYTES) -> lis
         raise _refuse(str(refused)) from None
 
 
+# What a document that is not a mapping is, in an admin's words.
+_NOT_A_MAPPING = {str: "plain text", list: "a list", bool: "a yes or no", type(None): "nothing"}
+
+
 def _describe(document: Any) -> str:
     if not isinstance(document, dict):
-        return f"a YAML {type(document).__name__}, not a Kubernetes-style document"
+        what = _NOT_A_MAPPING.get(type(document), "a number")
+        return f"{what}, not the fields of a license"
     kind, api = document.get("kind"), document.get("apiVersion")
     if kind:
         return f"a {kind} ({api or 'no apiVersion'})"

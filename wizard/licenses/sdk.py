@@ -179,8 +179,12 @@ def _get(base_url: str, path: str, deadline: float, timeout: float) -> tuple[dic
     return _json_object(base_url, path, answer), mock
 
 
+class _NotJsonNumber(ValueError):
+    """NaN, Infinity or -Infinity: Python's json reads them, JSON (and Go) do not."""
+
+
 def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON can hold")
+    raise _NotJsonNumber(name)
 
 
 def _json_object(base_url: str, path: str, answer: Answer) -> dict[str, Any]:
@@ -192,6 +196,11 @@ def _json_object(base_url: str, path: str, answer: Answer) -> dict[str, Any]:
         raise SdkError(
             f"The Replicated SDK at {base_url} answered GET {path} with JSON nested far deeper "
             "than any answer of the SDK."
+        ) from None
+    except _NotJsonNumber as constant:
+        raise SdkError(
+            f"The Replicated SDK at {base_url} answered GET {path} with {constant}, which is not "
+            "a number JSON can hold: the answer is refused."
         ) from None
     except (ValueError, UnicodeDecodeError):
         kind = (answer.header("Content-Type")).split(";")[0] or "no content type"

@@ -90,6 +90,11 @@ def load_draft() -> Draft:
         ) from None
 
 
+def has_draft_key() -> bool:
+    """Whether this browser was given a draft: only an admin's browser is."""
+    return isinstance(session.get("draft"), str)
+
+
 def _key() -> str:
     """This browser's key to its draft (and to what a step echoes), made on first use."""
     key = session.get("draft")

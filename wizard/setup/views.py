@@ -44,6 +44,7 @@ from .drafts import (
     Echo,
     StartAgain,
     discard_draft,
+    has_draft_key,
     keep_echo,
     load_draft,
     save_draft,
@@ -60,7 +61,8 @@ def require_the_admin_keeping_the_answers() -> Response | None:
     the step shows it again."""
     sent_to = request.endpoint == "setup.details" and request.method == "POST"
     refusal = require_admin()
-    if refusal is not None and sent_to:
+    # Only a browser that has a draft, so was the admin: nobody else stores anything here.
+    if refusal is not None and sent_to and has_draft_key():
         keep_echo("details", _typed())
     return refusal
 
