@@ -137,3 +137,62 @@ def test_the_wizard_mounted_in_a_host_app_is_walked_through_in_chromium(
         from wizard.identity import load_identity
 
         assert load_identity().customer_id == f"{host}-customer"
+
+
+FLASK_MIGRATE_HOST = """
+from flask import Flask
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+from wizard.schema import host_include_name
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = {url!r}
+db = SQLAlchemy(app)
+migrate = Migrate(app, db{include})  # before the models, as hosts often write it
+
+
+class Post(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    body = db.Column(db.String(140))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("include", [True, False], ids=["with-the-line", "without-it"])
+def test_flask_db_check_in_a_flask_migrate_host(tmp_path, env, include):
+    """`flask db init` writes Flask-Migrate's own env.py, which passes Migrate's keywords to
+    Alembic: with `include_name=host_include_name(db.metadata)`, `flask db check` is clean
+    beside the wizard's tables; without it, it wants to drop them (the docs say so)."""
+    url = f"sqlite:///{tmp_path / 'host.db'}"
+    keyword = ", include_name=host_include_name(db.metadata)" if include else ""
+    (tmp_path / "hostapp.py").write_text(FLASK_MIGRATE_HOST.format(url=url, include=keyword))
+    host_env = {**env, "FLASK_APP": "hostapp", "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+
+    def run(*command):
+        return subprocess.run(
+            command, cwd=tmp_path, env=host_env, capture_output=True, text=True, timeout=120
+        )
+
+    flask_cli = [sys.executable, "-m", "flask", "db"]
+    for step in (["init"], ["migrate", "-m", "posts"], ["upgrade"]):
+        done = run(*flask_cli, *step)
+        assert done.returncode == 0, done.stderr
+    wizard = subprocess.run(
+        [sys.executable, "-m", "wizard.cli", "db", "upgrade"],
+        env={**host_env, "WIZARD_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert wizard.returncode == 0, wizard.stderr
+    check = run(*flask_cli, "check")
+    if "No such command 'check'" in check.stderr:
+        pytest.skip("this Flask-Migrate has no `flask db check` (it came in 4.0.2)")
+    if include:
+        assert check.returncode == 0, check.stderr
+        assert "No new upgrade operations detected" in check.stdout + check.stderr
+    else:
+        assert check.returncode != 0
+        assert "telemetry_identity" in check.stdout + check.stderr

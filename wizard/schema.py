@@ -60,12 +60,18 @@ def host_include_name(
     identity table, usually) is still compared, so the host keeps owning it.
 
         context.configure(..., include_name=host_include_name(target_metadata))
+
+    or, with Flask-Migrate's own env.py (it passes Migrate's keywords on to configure):
+
+        Migrate(app, db, include_name=host_include_name(db.metadata))
     """
-    declared = set(host_metadata.tables) if host_metadata is not None else set()
-    left_out = wizard_tables() - declared
+    ours = wizard_tables()
 
     def include_name(name: str | None, type_: str, parent_names: Mapping[str, str | None]) -> bool:
-        return not (type_ == "table" and name in left_out)
+        # The host's tables are read at each call, not now: `Migrate(app, db, include_name=...)`
+        # runs before the host imports its models.
+        declared = host_metadata is not None and name in host_metadata.tables
+        return not (type_ == "table" and name in ours and not declared)
 
     return include_name
 

@@ -66,9 +66,11 @@ def _cooperative_psycopg() -> None:
     monkey: Any = sys.modules.get("gevent.monkey")
     if waiting is None or monkey is None or not monkey.is_module_patched("select"):
         return
+    # The names differ across psycopg releases: each is replaced only where that one has it.
     if waiting.wait is getattr(waiting, "wait_c", None) and hasattr(waiting, "wait_poll"):
         waiting.wait = waiting.wait_poll
-        waiting._ready = waiting._ready_poll
+        if hasattr(waiting, "_ready") and hasattr(waiting, "_ready_poll"):
+            waiting._ready = waiting._ready_poll
     if hasattr(waiting, "DefaultSelector"):
         waiting.DefaultSelector = selectors.DefaultSelector
 
