@@ -79,7 +79,8 @@ document.addEventListener("DOMContentLoaded", () => {
   // expires the evening before in the Americas).
   for (const element of document.querySelectorAll("time[data-local]")) {
     const moment = new Date(element.getAttribute("datetime"));
-    if (Number.isNaN(moment.getTime())) continue;
+    // Where the admin's clock reads UTC at that moment, the UTC time already says it.
+    if (Number.isNaN(moment.getTime()) || moment.getTimezoneOffset() === 0) continue;
     const local = moment.toLocaleString(undefined, {
       weekday: "short", day: "numeric", month: "short", year: "numeric",
       hour: "2-digit", minute: "2-digit", timeZoneName: "short",

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from tests.support import FIXTURES
-from tests.support.browser import Visit
+from tests.support.browser import SCREENSHOTS, Visit
 
 # The pages are the subject here; storage is tested on both engines elsewhere.
 pytestmark = [
@@ -134,6 +134,72 @@ def test_a_rejected_file_shows_why_and_saves_nothing(visit, server, name, messag
     page.get_by_label("License file").set_input_files(str(FIXTURES / "valid-v1beta1.yaml"))
     tab.click("Check the license", "replaced")
     assert page.get_by_role("heading", name="The license is valid").is_visible()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["script", "no-script"])
+def test_back_and_reload_after_a_refused_form_never_send_it_again(visit, server, javascript):
+    """Chromium asks "Confirm Form Resubmission" for a page that answered a POST: a refused
+    form comes back through a redirect, so Back and reload only ever GET."""
+    tab = visit(javascript=javascript)
+    page = tab.page
+    sent = []
+    page.on("request", lambda r: sent.append((r.method, r.url)) if r.is_navigation_request() else 0)
+    page.get_by_role("link", name="Upload the license file").click()
+    page.get_by_label("License file").set_input_files(str(FIXTURES / "expired.yaml"))
+    tab.click("Check the license", "upload-refused")
+    assert page.get_by_text("This license expired").first.is_visible()
+    sent.clear()
+    page.reload()
+    assert [method for method, _ in sent] == ["GET"], "reload shows the step, sends nothing"
+    page.get_by_label("License file").set_input_files(str(FIXTURES / "valid-v1beta1.yaml"))
+    tab.click("Check the license", "details-after-refusal")
+    page.get_by_label("Customer ID").fill("has space")
+    page.get_by_label("Instance ID").fill("instance-1")
+    tab.click("Review", "details-refused")
+    page.get_by_label("Customer ID").fill("acme")
+    tab.click("Review", "review-after-fix")
+    sent.clear()
+    # Each form sent left one page in the history: the details twice (refused, then fixed).
+    for expected in ("/setup/details", "/setup/details", "/setup/upload"):
+        page.go_back()
+        page.wait_for_load_state()
+        assert page.url.endswith(expected), page.url
+        assert page.get_by_role("button").first.is_visible(), "the step, not an error page"
+    assert {method for method, _ in sent} <= {"GET"}, sent
+    tab.shot("back-to-upload")
+    assert _status(server)["has_customer_info"] is False
+
+
+def test_a_consoles_stylesheet_and_dark_mode_change_the_look(chromium, env, start_server, tmp_path):
+    """The documented properties, set in WIZARD_STYLESHEET, reach every element that uses
+    them; dark follows the browser, and WIZARD_COLOR_SCHEME forces one."""
+    css = tmp_path / "console.css"
+    css.write_text(":root { --accent-fill: rgb(122, 31, 162); --radius: 0px; }\n")
+    themed = start_server({**env, "WIZARD_STYLESHEET": str(css)}, workers=1).wait_ready()
+    forced = start_server({**env, "WIZARD_COLOR_SCHEME": "light"}, workers=1).wait_ready()
+
+    def looks(server, scheme):
+        context = chromium.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.goto(server.url + "/setup/unlock")
+        look = page.evaluate(
+            """() => ({
+                 button: getComputedStyle(document.querySelector('.primary')).backgroundColor,
+                 card: getComputedStyle(document.querySelector('.card')).borderRadius,
+                 ground: getComputedStyle(document.documentElement).backgroundColor,
+                 brand: !!document.querySelector('.brand').offsetParent,
+               })"""
+        )
+        page.screenshot(path=SCREENSHOTS / f"theme-{server.url.rsplit(':', 1)[1]}-{scheme}.png")
+        context.close()
+        return look
+
+    light, dark = looks(themed, "light"), looks(themed, "dark")
+    assert light["button"] == dark["button"] == "rgb(122, 31, 162)", "the console's accent"
+    assert light["card"] == "0px"
+    assert light["ground"] == "rgb(243, 245, 248)" and dark["ground"] == "rgb(14, 19, 26)"
+    assert light["brand"], "not framed: the page keeps its own bar"
+    assert looks(forced, "dark")["ground"] == "rgb(243, 245, 248)", "forced light stays light"
 
 
 def test_upload_completes_with_javascript_disabled(visit, server):

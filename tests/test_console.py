@@ -142,6 +142,11 @@ def test_the_whole_wizard_completes_inside_a_console_on_another_site(console_sit
     context, page, shot = framed_tab(chromium, "token")
     frame = site.show(page, f"{site.wizard}/setup/unlock?next=/setup/")
     shot("unlock")
+    # In the console's frame the page drops its own dark bar and keeps its links.
+    assert not frame.locator(".brand").is_visible()
+    assert frame.get_by_role("link", name="Status").is_visible()
+    bar = frame.locator(".topbar").evaluate("bar => getComputedStyle(bar).backgroundColor")
+    assert bar == "rgba(0, 0, 0, 0)", bar
     frame.get_by_label("Admin token").fill(ADMIN_TOKEN)
     press(frame, frame.get_by_role("button", name="Unlock"))
     shot("unlocked")

@@ -9,13 +9,15 @@ limit, security headers, liveness, error pages, and the templates' filters and l
     errors    error pages and JSON errors, never a stack trace
     filters   how pages show times, ids and values
     links     url_for for templates, remembered
+    theme     the deployment's stylesheet and colour scheme
+    compress  gzip for the static files, never for pages
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from . import cookies, errors, filters, headers, health, links, proxy
+from . import compress, cookies, errors, filters, headers, health, links, proxy, theme
 from .limits import BodyLimit
 
 __all__ = ["init_app"]
@@ -30,6 +32,8 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     filters.init_app(app)
     links.init_app(app)
+    theme.init_app(app)
+    compress.init_app(app)
     app.register_blueprint(health.bp)
 
 

@@ -29,7 +29,8 @@ def init_app(app: Flask) -> None:
     def add_headers(response: Response) -> Response:
         headers = response.headers
         headers["X-Content-Type-Options"] = "nosniff"
-        if request.endpoint != "static":
+        headers["X-Robots-Tag"] = "noindex, nofollow"  # an admin tool: never in a search engine
+        if request.endpoint not in ("static", "theme.stylesheet"):
             headers["Cache-Control"] = "no-store"
         if response.mimetype == "text/html":
             # What only a rendered page needs: JSON is never framed or run as a document.
