@@ -27,10 +27,14 @@ pytestmark = [
 VIEWS = [(1280, True), (375, True), (1280, False), (375, False)]
 
 
-def _tabs(chromium, server, request):
-    for width, javascript in VIEWS:
+def _tabs(chromium, server, request, views=VIEWS, timezone="America/New_York"):
+    for width, javascript in views:
         context = chromium.new_context(
-            viewport={"width": width, "height": 900}, java_script_enabled=javascript
+            viewport={"width": width, "height": 900},
+            java_script_enabled=javascript,
+            # An admin in America by default, where midnight UTC is the evening before:
+            # the page adds the local time only where it differs from UTC.
+            timezone_id=timezone,
         )
         name = f"{request.node.name}-{width}-{'js' if javascript else 'nojs'}"
         tab = Visit(context.new_page(), server.url, name)
@@ -91,6 +95,9 @@ def test_a_newer_license_an_expiry_and_usage_near_the_limit(
         tab.click("Review", "review")
         assert page.get_by_text("This is a renewal of the saved license.").is_visible()
         assert page.get_by_text("License sequence: 4 → 9.").is_visible()
+    for tab, _, _ in _tabs(chromium, server, request, [(1280, True)], timezone="UTC"):
+        assert tab.page.get_by_text("This license expires in").first.is_visible()
+        assert tab.page.locator(".local-time").count() == 0, "UTC is said once, not twice"
 
 
 def test_a_copied_identity_says_what_differs_and_what_to_do(
