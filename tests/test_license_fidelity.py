@@ -15,6 +15,7 @@ import pytest
 
 from tests.support import FIXTURES, fixture
 from tests.support.license_factory import (
+    app_pem,
     base_spec,
     signed_license,
     to_yaml,
@@ -491,3 +492,383 @@ def test_an_expiry_past_year_9999_in_utc_never_comes(keys):
 def test_an_expiry_before_year_1_in_utc_has_passed(keys):
     verdict = expiring(keys, "0001-01-01T00:30:00+01:00")
     assert verdict.reason is Reason.EXPIRED
+
+
+# === Round three: encoding/json, yaml.v2's refusals, big numbers ================================
+# Go's encoding/json (GJ) decode.go:object and fold.go:foldName, scanner.go; crypto/rsa (RSA)
+# pss.go:VerifyPSS; crypto/x509 (X509) x509.go:ParsePKIXPublicKey; encoding/pem (PEM)
+# pem.go:Decode; time (T) format.go:parseTimeZone; apimachinery (AM) ObjectMeta and metav1.Time.
+
+EXPIRES_2099 = {"title": "Expiration", "value": "2099-01-01T00:00:00Z", "valueType": "String"}
+
+
+def renamed(mapping, names):
+    """The JSON object with its keys written another way (old name -> new name)."""
+    return {names.get(key, key): value for key, value in mapping.items()}
+
+
+def dressed(keys, version=V2, spec=None, **kwargs):
+    return verify_license(to_yaml(signed_license(spec or base_spec(), version, **kwargs)), keys)
+
+
+# --- 9. Keys of any case in the signature's JSON -------------------------------------------------
+# KK pkg/crypto/signature.go DecodeLicenseSignature and ValidateLicense unmarshal OuterSignature,
+# InnerSignature and KeySignature with encoding/json, which fills a field from a key of any case
+# (GJ decode.go:object, then foldName); of two keys for one field the last wins.
+
+CASES_OF_KEYS = [
+    ("outer", {"licenseData": "LicenseData", "innerSignature": "INNERSIGNATURE"}),
+    ("outer", {"licenseData": "licen\u017feData"}),  # the long s folds to S, as s does
+    ("inner", {"publicKey": "PublicKey", "v2LicenseSignature": "V2LICENSESIGNATURE"}),
+    ("inner", {"v2KeySignature": "v2keysignature"}),
+    ("key_signature", {"signature": "Signature", "globalKeyId": "GlobalKeyID"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("part", "names"),
+    CASES_OF_KEYS,
+    ids=[f"{part}: {', '.join(names.values())}" for part, names in CASES_OF_KEYS],
+)
+def test_signature_json_keys_of_any_case_are_read_as_go_reads_them(keys, part, names):
+    verdict = dressed(keys, dress={part: lambda mapping: renamed(mapping, names)})
+    assert verdict.valid, verdict.message
+
+
+def test_of_two_keys_for_one_field_the_last_wins(keys):
+    """A damaged licenseData first, the right one last under another case: Go reads the last."""
+
+    def two(outer):
+        return b'{"licenseData": "AAAA", "LICENSEDATA": "%s", "innerSignature": "%s"}' % (
+            outer["licenseData"].encode(),
+            outer["innerSignature"].encode(),
+        )
+
+    assert dressed(keys, dress={"outer": two}).valid
+    swapped = {"outer": lambda outer: two(outer).replace(b'"licenseData"', b'"x"', 1)}
+    assert dressed(keys, dress=swapped).valid, "an unknown key is ignored"
+
+
+def test_a_key_of_no_field_leaves_the_field_empty(keys):
+    verdict = dressed(keys, dress={"inner": lambda m: renamed(m, {"publicKey": "public_key"})})
+    assert verdict.reason is Reason.SIGNATURE_INVALID
+    assert "no public key" in verdict.message
+
+
+def _visible_signature_key(version, name, value):
+    spec = one({"title": "Limit", "value": 5, "valueType": "Integer"})
+    document = signed_license(spec, version, sign_entitlements=False)
+    document["spec"]["entitlements"]["limit"][name] = value
+    return to_yaml(document)
+
+
+def test_a_v1beta1_signature_key_of_another_case_is_checked(keys):
+    """KK apis/kots/v1beta1/license_types.go EntitlementField.UnmarshalJSON decodes with
+    encoding/json, case folded: `Signature:` is the signature, and one that does not verify is
+    refused by ValidateLicense."""
+    bogus = {"v1": base64.b64encode(b"\x01" * 256).decode()}
+    verdict = verify_license(_visible_signature_key(V1, "Signature", bogus), keys)
+    assert verdict.reason is Reason.SIGNATURE_INVALID
+    assert verdict.field == "entitlements.limit"
+
+
+def test_a_v1beta1_signature_key_of_another_case_that_verifies_is_valid(keys):
+    spec = one({"title": "Limit", "value": 5, "valueType": "Integer"})
+    document = signed_license(spec, V1)
+    entry = document["spec"]["entitlements"]["limit"]
+    entry["SIGNATURE"] = entry.pop("signature")
+    verdict = verify_license(to_yaml(document), keys)
+    assert verdict.valid, verdict.message
+
+
+def test_a_v1beta2_signature_key_of_another_case_is_no_signature(keys):
+    """v1beta2's EntitlementField has no UnmarshalJSON: the scheme's decoder (sigs.k8s.io/json,
+    case sensitive) fills only `signature`, so `Signature:` is an unknown key, never checked."""
+    bogus = {"v2": base64.b64encode(b"\x01" * 256).decode()}
+    verdict = verify_license(_visible_signature_key(V2, "Signature", bogus), keys)
+    assert verdict.valid, verdict.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("kind: License", "Kind: License"), ("apiVersion: kots.io", "APIVERSION: kots.io")],
+)
+def test_kind_and_api_version_are_read_whatever_their_case(old, new):
+    """AM runtime/serializer/json.go: the type meta is found with encoding/json semantics
+    (case-insensitive `kind` and `apiVersion`), as the License is recognized by kotskinds."""
+    verdict = verify_license(real("valid-v1beta1.yaml", old, new), PRODUCTION)
+    assert verdict.valid, verdict.message
+
+
+# --- 10. JSON details ----------------------------------------------------------------------------
+# GJ scanner.go: a byte-order mark is not white space, so license data that starts with one is
+# no JSON (KK ValidateLicense: "failed to unmarshal license data"). GJ decode.go:literalStore
+# and array: a []byte field takes base64 text or an array of numbers.
+
+
+def test_signed_license_data_that_starts_with_a_byte_order_mark_is_refused(keys):
+    verdict = dressed(keys, dress={"license_data": lambda data: b"\xef\xbb\xbf" + data})
+    assert verdict.reason is Reason.SIGNATURE_INVALID
+    assert "signed data is damaged" in verdict.message
+
+
+@pytest.mark.parametrize("field", ["licenseData", "innerSignature"])
+def test_a_byte_field_written_as_an_array_of_numbers_is_read(keys, field):
+    def as_numbers(outer):
+        outer[field] = list(base64.b64decode(outer[field]))
+        return outer
+
+    verdict = dressed(keys, dress={"outer": as_numbers})
+    assert verdict.valid, verdict.message
+
+
+@pytest.mark.parametrize(
+    "numbers", [[256], [-1], [1.5], ["1"]], ids=["256", "-1", "a fraction", "text"]
+)
+def test_an_array_that_is_not_bytes_is_a_damaged_signature(keys, numbers):
+    def bad(outer):
+        outer["licenseData"] = numbers
+        return outer
+
+    verdict = dressed(keys, dress={"outer": bad})
+    assert verdict.reason is Reason.SIGNATURE_INVALID
+    assert "damaged" in verdict.message
+
+
+# --- 11. The application's key --------------------------------------------------------------------
+# KK pkg/crypto/signature.go parsePublicKeyRSA: PEM pem.go:Decode takes the first block whatever
+# its type line; X509 ParsePKIXPublicKey wants a SubjectPublicKeyInfo and refuses PKCS#1.
+
+
+def _other_app_key():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def test_a_pkcs1_application_key_is_refused(keys):
+    from cryptography.hazmat.primitives import serialization
+
+    private = _other_app_key()
+    pkcs1 = app_pem(private, serialization.PublicFormat.PKCS1)
+    assert pkcs1.startswith("-----BEGIN RSA PUBLIC KEY-----")
+    verdict = dressed(keys, signer=(private, pkcs1))
+    assert verdict.reason is Reason.SIGNATURE_INVALID
+    assert "public key is damaged" in verdict.message
+
+
+def test_a_subject_public_key_info_under_another_type_line_is_read(keys):
+    private = _other_app_key()
+    relabelled = app_pem(private).replace("PUBLIC KEY-----", "RSA PUBLIC KEY-----")
+    verdict = dressed(keys, signer=(private, relabelled))
+    assert verdict.valid, verdict.message
+
+
+def test_text_before_the_first_pem_block_is_skipped(keys):
+    private = _other_app_key()
+    verdict = dressed(keys, signer=(private, "a comment\n" + app_pem(private)))
+    assert verdict.valid, verdict.message
+
+
+def test_a_signature_shorter_than_the_key_is_refused(keys):
+    """RSA pss.go:VerifyPSS refuses a signature whose length is not the key's size, even where
+    the number it holds is right (a signature with a leading zero byte, cut off)."""
+    from cryptography.hazmat.primitives import hashes
+
+    from tests.support.license_factory import _sign, app_key
+
+    message = b"5"
+    while (signature := base64.b64decode(_sign(app_key(), message, hashes.SHA256())))[0]:
+        pass
+    spec = one({"title": "Limit", "value": 5, "valueType": "Integer"})
+    for cut, reason in ((signature, Reason.OK), (signature[1:], Reason.SIGNATURE_INVALID)):
+        document = signed_license(spec, sign_entitlements=False)
+        document["spec"]["entitlements"]["limit"]["signature"] = {
+            "v2": base64.b64encode(cut).decode()
+        }
+        assert verify_license(to_yaml(document), keys).reason is reason
+
+
+# --- 12. Numbers above 2^53 ----------------------------------------------------------------------
+# Y2 decode.go reads 1.152921504606847e+18 as a float64; SY yaml.go:YAMLToJSON hands it to
+# json.Marshal, which writes the shortest decimal that reads back as that float
+# (GJ encode.go:floatEncoder, 'f' below 1e21): 1152921504606847000, then an int64 for Go's field.
+
+BIG_SIGNED = 1152921504606847000  # what Go makes of 1.152921504606847e+18
+BIG_BINARY = 1152921504606846976  # the float's exact binary value, 2^60
+
+
+def test_a_big_license_sequence_in_float_notation_is_the_shortest_decimal(keys):
+    text = replaced(
+        signed_text(base_spec(licenseSequence=BIG_SIGNED)),
+        f"licenseSequence: {BIG_SIGNED}",
+        "licenseSequence: 1.152921504606847e+18",
+    )
+    verdict = verify_license(text.encode(), keys)
+    assert verdict.valid, verdict.message
+    assert verdict.license.license_sequence == BIG_SIGNED
+
+
+@pytest.mark.parametrize("version", [V1, V2])
+def test_a_big_integer_entitlement_in_float_notation_is_the_shortest_decimal(keys, version):
+    spec = one({"title": "Limit", "value": BIG_SIGNED, "valueType": "Integer"})
+    text = replaced(
+        signed_text(spec, version),
+        f"value: {BIG_SIGNED}\n",
+        "value: 1.152921504606847e+18\n",
+    )
+    verdict = verify_license(text.encode(), keys)
+    assert verdict.valid, verdict.message
+    assert verdict.license.entitlements[0].value == BIG_SIGNED
+
+
+def test_the_float_is_not_its_exact_binary_value(keys):
+    """Signed over 2^60 exactly, written as the float: Go reads ...847000, a different number."""
+    text = replaced(
+        signed_text(base_spec(licenseSequence=BIG_BINARY)),
+        f"licenseSequence: {BIG_BINARY}",
+        "licenseSequence: 1.152921504606847e+18",
+    )
+    verdict = verify_license(text.encode(), keys)
+    assert verdict.reason is Reason.TAMPERED
+    assert verdict.field == "licenseSequence"
+
+
+def test_a_whole_float_past_int64_is_not_a_license():
+    """GJ decode.go:literalStore: 1e+19 does not fit an int64 field."""
+    verdict = verify_license(
+        real("valid-v1beta1.yaml", "licenseSequence: ", "licenseSequence: 1e+19\n  x: "),
+        PRODUCTION,
+    )
+    assert verdict.reason is Reason.NOT_A_LICENSE
+    assert verdict.field == "spec.licenseSequence"
+
+
+# --- 13. YAML yaml.v2 refuses, and YAML it reads --------------------------------------------------
+# Y2 parserc.go:yaml_parser_process_directives (only %YAML 1.1), scannerc.go
+# yaml_parser_scan_plain_scalar (no '?' in a flow context's plain scalar, libyaml 0.1.x),
+# resolve.go (the tag `!` keeps a scalar as text), readerc.go:yaml_parser_determine_encoding
+# (UTF-16 with a byte-order mark). Merge keys: yaml.v2 merges them; the wizard refuses the file
+# as not a license (docs/licenses.md: a license Replicated writes has none, and a merge can hide
+# what the signature covers), never calling it tampered.
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        ("apiVersion: kots.io/v1beta1", "%YAML 1.2\n---\napiVersion: kots.io/v1beta1", "YAML 1.2"),
+        ("  name: testcustomer", "  labels: {owner: a?b}\n  name: testcustomer", "?"),
+        ("licenseSequence: ", "licenseSequence: ! ", "spec.licenseSequence must be"),
+        ("  name: testcustomer", "  <<: {owner: x}\n  name: testcustomer", "merge"),
+    ],
+    ids=["%YAML 1.2", "? in a flow mapping", "the tag !", "a merge key"],
+)
+def test_yaml_that_yaml_v2_refuses_or_the_wizard_will_not_merge_is_not_a_license(old, new, words):
+    verdict = verify_license(real("valid-v1beta1.yaml", old, new), PRODUCTION)
+    assert verdict.reason is Reason.NOT_A_LICENSE, verdict.message
+    assert words in verdict.message
+
+
+def test_yaml_1_1_directive_is_read():
+    data = real("valid-v1beta1.yaml", "apiVersion: ", "%YAML 1.1\n---\napiVersion: ")
+    assert verify_license(data, PRODUCTION).valid
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
+def test_a_license_saved_as_utf16_or_with_a_byte_order_mark_is_valid(encoding):
+    """What Notepad's "Unicode" writes (UTF-16 LE with a byte-order mark), and its kin."""
+    text = fixture("valid-v1beta1.yaml").decode()
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    verdict = verify_license(data, PRODUCTION)
+    assert verdict.valid, verdict.message
+    assert verdict.license.customer_name == "Test Customer"
+
+
+def test_utf16_without_a_byte_order_mark_is_not_a_license():
+    data = fixture("valid-v1beta1.yaml").decode().encode("utf-16-le")
+    assert verify_license(data, PRODUCTION).reason is Reason.NOT_A_LICENSE
+
+
+# --- 14. Types Go checks outside the spec --------------------------------------------------------
+# KK LoadLicenseFromBytes decodes the whole License: AM ObjectMeta (name, labels and
+# annotations of strings, creationTimestamp a metav1.Time in RFC 3339) and LicenseStatus.
+
+OUTSIDE_THE_SPEC = [
+    ("  name: testcustomer", "  name: 5", "metadata.name"),
+    ("  name: testcustomer", "  name: testcustomer\n  labels: [a]", "metadata.labels"),
+    ("  name: testcustomer", "  name: testcustomer\n  annotations: {a: 1}", "metadata.annotations"),
+    (
+        "  name: testcustomer",
+        "  name: testcustomer\n  creationTimestamp: yesterday",
+        "metadata.creationTimestamp",
+    ),
+    ("metadata:", "status: 5\nmetadata:", "status"),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"), OUTSIDE_THE_SPEC, ids=[f for _, _, f in OUTSIDE_THE_SPEC]
+)
+def test_a_wrong_type_outside_the_spec_is_not_a_license(old, new, field):
+    verdict = verify_license(real("valid-v1beta1.yaml", old, new), PRODUCTION)
+    assert verdict.reason is Reason.NOT_A_LICENSE, verdict.message
+    assert field in verdict.message
+
+
+def test_metadata_go_can_hold_is_read():
+    extra = (
+        "  name: testcustomer\n  labels: {team: a}\n  annotations: {note: b}\n"
+        "  creationTimestamp: 2024-01-01T00:00:00Z"
+    )
+    verdict = verify_license(
+        real("valid-v1beta1.yaml", "  name: testcustomer", extra + "\nstatus: {}\n#"), PRODUCTION
+    )
+    assert verdict.valid, verdict.message
+
+
+# --- 15. Times at Go's edges ----------------------------------------------------------------------
+# T format.go:parseTimeZone accepts an offset hour up to 24 and minutes up to 60 ("some people
+# do write offsets of 24 hours"); the year 0000 is a year to time.Parse. KOTS LicenseIsExpired.
+
+
+def test_an_offset_of_24_hours_is_read_as_go_reads_it(keys):
+    verdict = expiring(keys, "2031-01-01T00:00:00+24:00")
+    assert verdict.valid, verdict.message
+    assert verdict.license.expires_at == datetime(2030, 12, 31, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("offset", ["+25:00", "+23:61"])
+def test_an_offset_past_24_hours_or_60_minutes_is_refused(keys, offset):
+    verdict = expiring(keys, f"2031-01-01T00:00:00{offset}")
+    assert verdict.reason is Reason.NOT_A_LICENSE
+
+
+def test_the_year_0000_is_long_ago(keys):
+    verdict = expiring(keys, "0000-06-01T00:00:00Z")
+    assert verdict.reason is Reason.EXPIRED
+
+
+# --- 16. Size -------------------------------------------------------------------------------------
+# Go has no limit; the wizard reads at most 4 MiB a file and 3 MiB a value (docs/licenses.md),
+# so that a license carrying a CA bundle is read and a hostile file is not.
+
+CA_BUNDLE = "".join(
+    f"-----BEGIN CERTIFICATE-----\n{base64.b64encode(bytes([n % 256]) * 1200).decode()}\n"
+    "-----END CERTIFICATE-----\n"
+    for n in range(300)
+)
+
+
+def test_a_license_with_a_ca_bundle_of_half_a_megabyte_is_valid(keys):
+    assert len(CA_BUNDLE) > 480_000
+    spec = base_spec(
+        entitlements={
+            "expires_at": EXPIRES_2099,
+            "ca_bundle": {"title": "CA bundle", "value": CA_BUNDLE, "valueType": "Text"},
+        }
+    )
+    verdict = dressed(keys, spec=spec)
+    assert verdict.valid, verdict.message
+    assert {e.name: e.value for e in verdict.license.entitlements}["ca_bundle"] == CA_BUNDLE

@@ -85,51 +85,70 @@ def base_spec(**overrides):
     return spec
 
 
+def app_pem(key=None, public_format=serialization.PublicFormat.SubjectPublicKeyInfo):
+    """The PEM text of an application key (the test's own by default), as it sits in the
+    inner signature's publicKey."""
+    key = key or app_key()
+    return key.public_key().public_bytes(serialization.Encoding.PEM, public_format).decode()
+
+
+def _same(value):
+    return value
+
+
+def _json(value):
+    return value if isinstance(value, bytes) else json.dumps(value).encode()
+
+
 def signed_license(
     spec,
     version="kots.io/v1beta2",
     sign_entitlements=True,
     name="acme",
     global_key_id=TEST_GLOBAL_KEY_ID,
+    dress=None,
+    signer=None,
 ):
-    """Return the license as a dict, signed over `spec` as Replicated signs it."""
+    """Return the license as a dict, signed over `spec` as Replicated signs it.
+
+    `dress` rewrites a part of the signature before it is encoded, to write it as another
+    encoder might: "license_data" (the JSON bytes, before they are signed), "key_signature",
+    "inner" and "outer" (the JSON objects; a function may return bytes). `signer` is a pair
+    (private key, public key PEM) to sign with an application key of another form."""
+    dress = dress or {}
     v2 = version.endswith("v1beta2")
     algorithm = hashes.SHA256() if v2 else hashes.MD5()  # noqa: S303
+    private, public = signer or (app_key(), app_pem())
     spec = json.loads(json.dumps(spec))
     if sign_entitlements:
         for entry in spec.get("entitlements", {}).values():
             entry["signature"] = {
                 ("v2" if v2 else "v1"): _sign(
-                    app_key(), go_text(entry.get("value", MISSING), version).encode(), algorithm
+                    private, go_text(entry.get("value", MISSING), version).encode(), algorithm
                 )
             }
     document = {"apiVersion": version, "kind": "License", "metadata": {"name": name}, "spec": spec}
-    license_data = json.dumps(document).encode()
-    app_pem = (
-        app_key()
-        .public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    license_data = dress.get("license_data", _same)(json.dumps(document).encode())
     key_signature = {
-        "signature": _sign(global_key(), app_pem.encode(), algorithm),
+        "signature": _sign(global_key(), public.encode(), algorithm),
         "globalKeyId": global_key_id,
     }
+    key_signature = _json(dress.get("key_signature", _same)(key_signature))
     inner = {
         ("v2LicenseSignature" if v2 else "licenseSignature"): _sign(
-            app_key(), license_data, algorithm
+            private, license_data, algorithm
         ),
-        "publicKey": app_pem,
-        ("v2KeySignature" if v2 else "keySignature"): base64.b64encode(
-            json.dumps(key_signature).encode()
-        ).decode(),
+        "publicKey": public,
+        ("v2KeySignature" if v2 else "keySignature"): base64.b64encode(key_signature).decode(),
     }
+    inner = _json(dress.get("inner", _same)(inner))
     outer = {
         "licenseData": base64.b64encode(license_data).decode(),
-        "innerSignature": base64.b64encode(json.dumps(inner).encode()).decode(),
+        "innerSignature": base64.b64encode(inner).decode(),
     }
+    outer = _json(dress.get("outer", _same)(outer))
     visible = json.loads(json.dumps(document))
-    visible["spec"]["signature"] = base64.b64encode(json.dumps(outer).encode()).decode()
+    visible["spec"]["signature"] = base64.b64encode(outer).decode()
     return visible
 
 

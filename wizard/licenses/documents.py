@@ -3,39 +3,66 @@ told apart when one file holds several licenses."""
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 from ..ids import license_id_hint
 from ..words import size
 from . import yaml_v2
+from .gotypes import type_meta
 from .verdicts import LicenseError, Reason
 from .yaml_v2 import YamlRefused
 
-MAX_LICENSE_BYTES = 1024 * 1024
+# A real license is a few KB; one with a large Text entitlement (a CA bundle of a few hundred
+# KB) is that, twice more inside its signature's base64. Replicated sets no limit.
+MAX_LICENSE_BYTES = 4 * 1024 * 1024
 
 
 def _refuse(message: str) -> LicenseError:
     return LicenseError(Reason.NOT_A_LICENSE, message)
 
 
+# yaml.v2 readerc.go yaml_parser_determine_encoding: a byte-order mark says UTF-16 (what
+# Notepad's "Unicode" writes) or UTF-8; without one, the file is UTF-8.
+_BOMS = (
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+)
+
+
+def _text_of(data: bytes) -> tuple[str, bool]:
+    """The file's text, and whether it began with a byte-order mark."""
+    encoding, bom = "utf-8", b""
+    for mark, name in _BOMS:
+        if data.startswith(mark):
+            encoding, bom = name, mark
+            break
+    try:
+        return data[len(bom) :].decode(encoding), bool(bom)
+    except UnicodeDecodeError:
+        raise _refuse("This is not text: a license is a YAML text file.") from None
+
+
 def read_documents(data: bytes | str, max_bytes: int = MAX_LICENSE_BYTES) -> list[Any]:
     """Return every document in `data` (bytes or text), refusing anything hostile, and anything
     Replicated's Go code could not read."""
+    had_bom = False
     if isinstance(data, bytes):
         if len(data) > max_bytes:
-            raise _refuse(f"This is larger than {size(max_bytes)}; a license is a few KB.")
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise _refuse("This is not text: a license is a YAML text file.") from None
+            raise _refuse(f"This is larger than {size(max_bytes)}; no license is that large.")
+        data, had_bom = _text_of(data)
     elif len(data.encode("utf-8", "surrogatepass")) > max_bytes:
-        raise _refuse(f"This is larger than {size(max_bytes)}; a license is a few KB.")
+        raise _refuse(f"This is larger than {size(max_bytes)}; no license is that large.")
+    else:
+        had_bom = data.startswith("\ufeff")
+        data = data.removeprefix("\ufeff")
     if "\x00" in data:
         raise _refuse("This is not text: a license is a YAML text file.")
     if not data.strip():
         raise _refuse("This is empty.")
     try:
-        return yaml_v2.read_documents(data)
+        return yaml_v2.read_documents(data, had_bom=had_bom)
     except YamlRefused as refused:
         raise _refuse(str(refused)) from None
 
@@ -48,7 +75,7 @@ def _describe(document: Any) -> str:
     if not isinstance(document, dict):
         what = _NOT_A_MAPPING.get(type(document), "a number")
         return f"{what}, not the fields of a license"
-    kind, api = document.get("kind"), document.get("apiVersion")
+    api, kind = type_meta(document)
     if kind:
         return f"a {kind} ({api or 'no apiVersion'})"
     return "YAML without a kind"
@@ -63,7 +90,7 @@ def license_documents(
     several customers' licenses lets the admin choose.
     """
     documents = read_documents(data, max_bytes)
-    licenses = [d for d in documents if isinstance(d, dict) and d.get("kind") == "License"]
+    licenses = [d for d in documents if isinstance(d, dict) and type_meta(d)[1] == "License"]
     if not licenses:
         found = ", ".join(sorted({_describe(d) for d in documents})) or "nothing"
         raise _refuse(f"This is not a Replicated license: it holds {found}. {yaml_v2.LOOKS_LIKE}")

@@ -1,12 +1,20 @@
 """The spec in Go's types: kotskinds LicenseSpec, EntitlementField and EntitlementValue. A
 value Go cannot hold is refused, naming the field; the visible spec is compared with the signed
-one field by field."""
+one field by field.
+
+Which keys fill which field depends on the decoder (gojson.py): the file's License is decoded
+by sigs.k8s.io/json, which matches keys case-sensitively, except a v1beta1 entitlement, whose
+own UnmarshalJSON uses encoding/json (any case); the signed license data is decoded by
+encoding/json throughout (kotskinds compareLicenseData). `folded` says which one reads.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from . import gojson
+from .times import parse_rfc3339
 from .verdicts import LicenseError, Reason
 
 SUPPORTED_VERSIONS = ("kots.io/v1beta1", "kots.io/v1beta2")
@@ -41,14 +49,16 @@ BOOL_FIELDS = (
 CHANNEL_STRINGS = ("channelID", "channelName", "channelSlug", "endpoint", "replicatedProxyDomain")
 CHANNEL_BOOLS = ("isDefault", "isSemverRequired")
 ENTITLEMENT_STRINGS = ("title", "description", "valueType")
-KNOWN_FIELDS = {
+KNOWN_FIELDS = (
     *STRING_FIELDS,
     *INT_FIELDS,
     *BOOL_FIELDS,
     "channels",
     "entitlements",
     "signature",
-}
+)
+ENTITLEMENT_FIELDS = (*ENTITLEMENT_STRINGS, "isHidden", "value", "signature")
+CHANNEL_FIELDS = (*CHANNEL_STRINGS, *CHANNEL_BOOLS)
 INT64 = range(-(2**63), 2**63)
 
 
@@ -114,13 +124,12 @@ def _go_int64(value, where, path):
     return value
 
 
-def _go_value(entry, version, where, path):
+def _go_value(value, present, version, where, path):
     """kotskinds EntitlementValue: text, a whole number or true/false; nothing else."""
-    if "value" not in entry:
+    if not present:
         # v1beta1 remembers that no value was set (it prints as <nil>); v1beta2's zero
         # EntitlementValue is the whole number 0.
         return Value("unset") if version == V1BETA1 else Value("int", 0)
-    value = entry["value"]
     if isinstance(value, bool):
         return Value("bool", value)
     if isinstance(value, str):
@@ -151,57 +160,93 @@ def _comparable(value):
     return value
 
 
-def _typed_channels(spec: dict[str, Any], where: str) -> list[dict[str, Any]]:
-    channels = spec.get("channels")
+def _typed_channels(channels: Any, where: str, folded: bool) -> list[dict[str, Any]]:
     if channels is not None and not isinstance(channels, list):
         raise _wrong_type(where, "spec.channels", "a list", channels)
     typed = []
     for index, channel in enumerate(channels or []):
         path = f"spec.channels.{index}"
-        channel = _object(channel, where, path)
+        fields, _ = gojson.struct(_object(channel, where, path), CHANNEL_FIELDS, not folded)
         typed_channel = {
-            name: _go_string(channel.get(name), where, f"{path}.{name}") for name in CHANNEL_STRINGS
+            name: _go_string(fields.get(name), where, f"{path}.{name}") for name in CHANNEL_STRINGS
         }
         typed_channel.update(
-            {name: _go_bool(channel.get(name), where, f"{path}.{name}") for name in CHANNEL_BOOLS}
+            {name: _go_bool(fields.get(name), where, f"{path}.{name}") for name in CHANNEL_BOOLS}
         )
         typed.append(typed_channel)
     return typed
 
 
-def _typed_entitlements(spec: dict[str, Any], version: str, where: str) -> dict[str, Any]:
-    typed = {}
+def _signature_bytes(value: Any, where: str, path: str) -> bytes:
+    """A []byte field: base64 text or a list of bytes (encoding/json); empty for null."""
+    try:
+        return gojson.go_bytes(value, path) or b""
+    except gojson.GoJsonError:
+        if not isinstance(value, str):
+            raise _wrong_type(where, path, "base64 text", value) from None
+        what = "signature" if path == "spec.signature" else f"signature at {path}"
+        raise LicenseError(
+            Reason.SIGNATURE_INVALID,
+            f"The license's {what} is damaged (not base64). Download the license again from "
+            "the vendor portal.",
+            field=None if path == "spec.signature" else path.removeprefix("spec."),
+        ) from None
+
+
+def _typed_entitlement(entry: Any, version: str, where: str, path: str, folded: bool) -> dict:
+    entry = _object(entry, where, path)
+    # v1beta1's EntitlementField.UnmarshalJSON decodes with encoding/json: any case, always.
+    fields, _ = gojson.struct(entry, ENTITLEMENT_FIELDS, not (folded or version == V1BETA1))
     key = "v1" if version == V1BETA1 else "v2"  # each version's struct has one of the two
-    for name, entry in _object(spec.get("entitlements"), where, "spec.entitlements").items():
-        path = f"spec.entitlements.{name}"
-        entry = _object(entry, where, path)
-        signature = _object(entry.get("signature"), where, f"{path}.signature")
-        typed[name] = {
-            **{
-                key_: _go_string(entry.get(key_), where, f"{path}.{key_}")
-                for key_ in ENTITLEMENT_STRINGS
-            },
-            "isHidden": _go_bool(entry.get("isHidden"), where, f"{path}.isHidden"),
-            "value": _go_value(entry, version, where, path),
-            "signature": _go_string(signature.get(key), where, f"{path}.signature.{key}"),
-        }
-    return typed
+    signature_fields, _ = gojson.struct(
+        _object(fields.get("signature"), where, f"{path}.signature"),
+        (key,),
+        not (folded or version == V1BETA1),
+    )
+    # v1beta1 asks its raw map for "value" by exact name (raw["value"]); a `Value:` key fills
+    # ValueRaw only, and the value counts as not set.
+    has_value = "value" in entry if version == V1BETA1 else "value" in fields
+    return {
+        **{
+            name: _go_string(fields.get(name), where, f"{path}.{name}")
+            for name in ENTITLEMENT_STRINGS
+        },
+        "isHidden": _go_bool(fields.get("isHidden"), where, f"{path}.isHidden"),
+        "value": _go_value(
+            fields.get("value") if version != V1BETA1 else entry.get("value"),
+            has_value,
+            version,
+            where,
+            path,
+        ),
+        "signature": _signature_bytes(signature_fields.get(key), where, f"{path}.signature.{key}"),
+    }
 
 
-def typed_spec(spec: dict[str, Any], version: str, where: str = "license") -> dict[str, Any]:
+def _typed_entitlements(entitlements: Any, version: str, where: str, folded: bool) -> dict:
+    return {
+        name: _typed_entitlement(entry, version, where, f"spec.entitlements.{name}", folded)
+        for name, entry in _object(entitlements, where, "spec.entitlements").items()
+    }
+
+
+def typed_spec(
+    spec: dict[str, Any], version: str, where: str = "license", folded: bool = False
+) -> dict[str, Any]:
     """The spec as Go decodes it into kotskinds' LicenseSpec: zero values for what is missing
     or null, and LicenseError (naming the field) for a value Go cannot hold."""
+    fields, unused = gojson.struct(spec, KNOWN_FIELDS, case_sensitive=not folded)
     typed: dict[str, Any] = {
-        name: _go_string(spec.get(name), where, f"spec.{name}") for name in STRING_FIELDS
+        name: _go_string(fields.get(name), where, f"spec.{name}") for name in STRING_FIELDS
     }
-    typed["licenseSequence"] = _go_int64(spec.get("licenseSequence"), where, "spec.licenseSequence")
-    typed.update({name: _go_bool(spec.get(name), where, f"spec.{name}") for name in BOOL_FIELDS})
-    typed["channels"] = _typed_channels(spec, where)
-    typed["entitlements"] = _typed_entitlements(spec, version, where)
-    typed["signature"] = _go_string(spec.get("signature"), where, "spec.signature")
-    typed["unknown"] = {
-        key: _comparable(value) for key, value in spec.items() if key not in KNOWN_FIELDS
-    }
+    typed["licenseSequence"] = _go_int64(
+        fields.get("licenseSequence"), where, "spec.licenseSequence"
+    )
+    typed.update({name: _go_bool(fields.get(name), where, f"spec.{name}") for name in BOOL_FIELDS})
+    typed["channels"] = _typed_channels(fields.get("channels"), where, folded)
+    typed["entitlements"] = _typed_entitlements(fields.get("entitlements"), version, where, folded)
+    typed["signature"] = _signature_bytes(fields.get("signature"), where, "spec.signature")
+    typed["unknown"] = {key: _comparable(spec[key]) for key in unused}
     return typed
 
 
@@ -240,3 +285,42 @@ def first_difference(visible: dict[str, Any], signed: dict[str, Any]) -> str | N
         if visible["unknown"].get(name) != signed["unknown"].get(name):
             return name
     return None
+
+
+LICENSE_FIELDS = ("apiVersion", "kind", "metadata", "spec", "status")
+META_STRINGS = ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion")
+META_MAPS = ("labels", "annotations")
+
+
+def type_meta(document: dict[str, Any]) -> tuple[Any, Any]:
+    """apiVersion and kind as apimachinery finds them (SimpleMetaFactory.Interpret decodes them
+    with encoding/json: `Kind:` and `APIVersion:` count, and the last of such keys wins)."""
+    fields, _ = gojson.struct(document, ("apiVersion", "kind"))
+    return fields.get("apiVersion"), fields.get("kind")
+
+
+def license_parts(document: dict[str, Any], where: str, folded: bool) -> dict[str, Any]:
+    """The License struct's own fields, checked as Go decodes them: metadata an ObjectMeta
+    (its names text, its labels text to text, its creationTimestamp an RFC 3339 time) and
+    status a mapping; a wrong type stops Go's decoding, so the license is refused."""
+    fields, _ = gojson.struct(document, LICENSE_FIELDS, case_sensitive=not folded)
+    meta, _ = gojson.struct(
+        _object(fields.get("metadata"), where, "metadata"),
+        (*META_STRINGS, *META_MAPS, "creationTimestamp"),
+        case_sensitive=not folded,
+    )
+    for name in META_STRINGS:
+        _go_string(meta.get(name), where, f"metadata.{name}")
+    for name in META_MAPS:
+        for key, value in _object(meta.get(name), where, f"metadata.{name}").items():
+            _go_string(value, where, f"metadata.{name}.{key}")
+    created = meta.get("creationTimestamp")
+    if created is not None:
+        try:
+            parse_rfc3339(_go_string(created, where, "metadata.creationTimestamp"))
+        except ValueError:
+            raise _wrong_type(
+                where, "metadata.creationTimestamp", "an RFC 3339 time", created
+            ) from None
+    _object(fields.get("status"), where, "status")
+    return fields

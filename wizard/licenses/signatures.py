@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from . import gojson
 from .gotypes import V1BETA2
 from .keys import GLOBAL_KEYS
 from .verdicts import LicenseError, Reason
-
-_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
 def _damaged(what):
@@ -26,38 +24,57 @@ def _damaged(what):
     )
 
 
-def _b64(value, what):
-    """Go's base64.StdEncoding: line breaks are ignored, padding is required, and any other
-    character outside the alphabet is an error (Python's default would skip it)."""
-    if not isinstance(value, str) or not value:
-        raise LicenseError(
-            Reason.SIGNATURE_INVALID,
-            f"The license signature is missing its {what}. Download the license "
-            "again from the vendor portal.",
-        )
-    text = value.replace("\r", "").replace("\n", "")
-    if len(text) % 4 or not _BASE64.fullmatch(text):
-        raise _damaged(what)
+def _missing(what):
+    return LicenseError(
+        Reason.SIGNATURE_INVALID,
+        f"The license signature is missing its {what}. Download the license "
+        "again from the vendor portal.",
+    )
+
+
+def _bytes(value, what):
+    """A []byte field of the signature's JSON, as Go's encoding/json fills it."""
     try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        data = gojson.go_bytes(value, what)
+    except gojson.GoJsonError:
         raise _damaged(what) from None
+    if not data:
+        raise _missing(what)
+    return data
 
 
-def _json(raw, what):
+def _struct(raw, what, fields):
+    """One of the signature's JSON objects, decoded into its Go struct (kotskinds
+    OuterSignature, InnerSignature, KeySignature): keys of any case, the last one winning."""
     try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):
+        value = gojson.loads(raw)
+    except gojson.GoJsonError:
         raise _damaged(what) from None
     if not isinstance(value, dict):
         raise _damaged(what)
+    filled, _ = gojson.struct(value, fields)
+    for name in fields:
+        if filled.get(name) is None:
+            filled.pop(name, None)  # Go leaves a field as it was for a null
+    return filled
+
+
+def _text(fields, name, what):
+    value = fields.get(name, "")
+    if not isinstance(value, str):
+        raise _damaged(what)  # Go's json.Unmarshal refuses it for its string field
     return value
 
 
 def _verifies(public_key, signature, message, algorithm):
+    """rsa.VerifyPSS with the salt length found from the signature (kotskinds
+    VerifySignatureWithKeyRSA); Go 1.24 and later also want the signature exactly as long as
+    the key (crypto/internal/fips140/rsa verifyPSS), where OpenSSL pads a short one."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric import padding
 
+    if len(signature) != (public_key.key_size + 7) // 8:
+        return False
     try:
         public_key.verify(
             signature,
@@ -87,14 +104,22 @@ def _algorithm(version: str) -> Any:
     return hashes.SHA256() if version == V1BETA2 else hashes.MD5()  # noqa: S303
 
 
-def _trusted_signer(
-    key_signature: dict[str, Any], app_key_pem: str, keys: Any, algorithm: Any
-) -> str:
+KEY_SIGNATURE_FIELDS = ("signature", "globalKeyId")
+OUTER_FIELDS = ("licenseData", "innerSignature")
+INNER_FIELDS = (
+    "licenseSignature",
+    "v2LicenseSignature",
+    "publicKey",
+    "keySignature",
+    "v2KeySignature",
+)
+
+
+def _trusted_signer(key_signature: bytes, app_key_pem: str, keys: Any, algorithm: Any) -> str:
     """The name of the trusted global key that signed the application's key."""
-    global_key_id = key_signature.get("globalKeyId")
-    if global_key_id is not None and not isinstance(global_key_id, str):
-        raise _damaged("key signature")  # Go's json.Unmarshal refuses it for its string field
-    signed_key = _b64(key_signature.get("signature"), "key signature")
+    fields = _struct(key_signature, "key signature", KEY_SIGNATURE_FIELDS)
+    global_key_id = _text(fields, "globalKeyId", "key signature") or None
+    signed_key = _bytes(fields.get("signature"), "key signature")
     for name, key in keys.candidates(global_key_id):
         if _verifies(key, signed_key, app_key_pem.encode(), algorithm):
             return str(name)
@@ -112,31 +137,74 @@ def _trusted_signer(
     )
 
 
-def verify_chain(signature: str, version: str, keys: Any) -> SignedData:
-    """Check the spec's signature: a trusted global key signed the application's key, which
-    signed the license data. Raises LicenseError saying which link broke."""
-    from cryptography.hazmat.primitives import serialization
+_PEM_BLOCK = re.compile(
+    r"(?:^|\n)-----BEGIN ([^\n-]*)-----[ \t\r]*\n(.*?)\n-----END \1-----", re.DOTALL
+)
 
+
+def _first_pem_block(pem: str) -> bytes | None:
+    """The bytes of the first PEM block, as Go's pem.Decode finds it (its type not checked)."""
+    block = _PEM_BLOCK.search(pem)
+    if block is None:
+        return None
+    body = "".join(line for line in block.group(2).splitlines() if ":" not in line)  # headers
+    try:
+        return base64.b64decode(re.sub(r"[ \t\r]", "", body), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _is_subject_public_key_info(der: bytes) -> bool:
+    """A SubjectPublicKeyInfo is a SEQUENCE whose first element is a SEQUENCE (the algorithm);
+    a PKCS#1 key's first element is an INTEGER (the modulus)."""
+    if len(der) < 4 or der[0] != 0x30:
+        return False
+    start = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)
+    return start < len(der) and der[start] == 0x30
+
+
+def app_public_key(pem: str) -> Any:
+    """The application's key as kotskinds parsePublicKeyRSA reads it: the first PEM block,
+    whatever its type line says, holding a SubjectPublicKeyInfo (x509.ParsePKIXPublicKey: a
+    PKCS#1 `RSA PUBLIC KEY` is refused) of an RSA key Go accepts (1024 bits at least since Go
+    1.24, an odd exponent)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    der = _first_pem_block(pem)
+    if der is None or not _is_subject_public_key_info(der):
+        raise _damaged("public key")
+    try:
+        key = serialization.load_der_public_key(der)
+    except ValueError:
+        raise _damaged("public key") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise _damaged("public key")
+    exponent = key.public_numbers().e
+    if key.key_size < 1024 or exponent % 2 == 0 or exponent < 3:
+        raise _damaged("public key")
+    return key
+
+
+def verify_chain(signature: bytes, version: str, keys: Any) -> SignedData:
+    """Check the spec's signature: a trusted global key signed the application's key, which
+    signed the license data (kotskinds DecodeLicenseSignature, ValidateLicense). Raises
+    LicenseError saying which link broke."""
     v2 = version == V1BETA2
     algorithm = _algorithm(version)
-    outer = _json(_b64(signature or None, "signature"), "signature")
-    license_data = _b64(outer.get("licenseData"), "signed data")
-    inner = _json(_b64(outer.get("innerSignature"), "inner signature"), "inner signature")
-    app_key_pem = inner.get("publicKey")
-    if not isinstance(app_key_pem, str):
+    if not signature:
+        raise _missing("signature")
+    outer = _struct(signature, "signature", OUTER_FIELDS)
+    license_data = _bytes(outer.get("licenseData"), "signed data")
+    inner_json = _bytes(outer.get("innerSignature"), "inner signature")
+    inner = _struct(inner_json, "inner signature", INNER_FIELDS)
+    app_key_pem = _text(inner, "publicKey", "inner signature")
+    if not app_key_pem:
         raise LicenseError(Reason.SIGNATURE_INVALID, "The license signature has no public key.")
-    key_signature = _json(
-        _b64(inner.get("v2KeySignature" if v2 else "keySignature"), "key signature"),
-        "key signature",
-    )
+    app_key = app_public_key(app_key_pem)
+    key_signature = _bytes(inner.get("v2KeySignature" if v2 else "keySignature"), "key signature")
     key_name = _trusted_signer(key_signature, app_key_pem, keys, algorithm)
-    try:
-        app_key = serialization.load_pem_public_key(app_key_pem.encode())
-    except ValueError:
-        raise LicenseError(
-            Reason.SIGNATURE_INVALID, "The license signature's public key is damaged."
-        ) from None
-    license_signature = _b64(
+    license_signature = _bytes(
         inner.get("v2LicenseSignature" if v2 else "licenseSignature"), "license signature"
     )
     if not _verifies(app_key, license_signature, license_data, algorithm):
@@ -151,9 +219,9 @@ def verify_chain(signature: str, version: str, keys: Any) -> SignedData:
 def verify_entitlements(entitlements: dict[str, Any], signed: SignedData) -> None:
     """Every visible entitlement signed for this version, over its value as Go prints it."""
     for name, entry in sorted(entitlements.items()):
-        if not entry["signature"]:
-            continue
-        signature = _b64(entry["signature"], f"signature of the entitlement {name}")
+        signature = entry["signature"]
+        if not signature:
+            continue  # kotskinds checks only the entitlements that carry one
         message = entry["value"].go_text().encode()
         if not _verifies(signed.app_key, signature, message, signed.algorithm):
             raise LicenseError(
@@ -165,5 +233,11 @@ def verify_entitlements(entitlements: dict[str, Any], signed: SignedData) -> Non
 
 
 def signed_json(signed: SignedData) -> dict[str, Any]:
-    """The signed license data as JSON."""
-    return _json(signed.license_data, "signed data")
+    """The signed license data, as encoding/json reads it (kotskinds compareLicenseData)."""
+    try:
+        data = gojson.loads(signed.license_data)
+    except gojson.GoJsonError:
+        raise _damaged("signed data") from None
+    if not isinstance(data, dict):
+        raise _damaged("signed data")
+    return data

@@ -4,7 +4,7 @@ LicenseIsExpired): the `expires_at` entitlement, of value type String, an RFC 33
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .verdicts import LicenseError, Reason
 
@@ -16,26 +16,38 @@ _RFC3339 = re.compile(
 
 
 def parse_rfc3339(text):
-    """A time in RFC 3339 form with a zone, as Go's time.Parse reads it; ValueError if not."""
+    """A time in RFC 3339 form with a zone, as Go's time.Parse reads it; ValueError if not.
+
+    Go's own rules where they are wider than RFC 3339 (format.go parse, the fallback after
+    parseRFC3339): a zone offset up to 24 hours and 60 minutes (+24:00 is a day ahead), the
+    year 0000, a fraction after a comma, a one-digit hour. Hour 24 and second 60 are refused.
+    """
     match = _RFC3339.fullmatch(text)
     if match is None:
         raise ValueError(f"{text!r} is not an RFC 3339 time with a zone")
     year, month, day, hour, minute, second, fraction, utc, sign, zone_h, zone_m = match.groups()
-    zone = UTC
+    offset = timedelta(0)
     if not utc:
+        if int(zone_h) > 24 or int(zone_m) > 60:  # Go: hr > 24, mm > 60 are out of range
+            raise ValueError(f"{text!r} has a zone offset out of range")
         offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
-        zone = timezone(-offset if sign == "-" else offset)
+        offset = -offset if sign == "-" else offset
     microseconds = int((fraction or "0")[:6].ljust(6, "0"))
-    moment = datetime(
-        int(year), int(month), int(day), int(hour), int(minute), int(second), microseconds, zone
+    # Go's calendar has a year 0; Python's begins at 1. Year 0 is checked in year 4 (both
+    # leap years, so 29 February holds), then placed before the first day Python has.
+    shown_year = int(year) or 4
+    local = datetime(
+        shown_year, int(month), int(day), int(hour), int(minute), int(second), microseconds
     )
+    if not int(year):
+        return datetime.min.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(UTC)
+        return (local - offset).replace(tzinfo=UTC)
     except OverflowError:
-        # Go reads times past year 9999 in UTC; Python's datetime ends there, a moment later.
+        # Go reads times past year 9999 and before year 1 in UTC; Python's datetime ends there.
         return (
             datetime.max.replace(tzinfo=UTC)
-            if moment.year == 9999
+            if offset < timedelta(0)
             else datetime.min.replace(tzinfo=UTC)
         )
 

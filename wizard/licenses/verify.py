@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..ids import InvalidId, clean_id
-from .gotypes import SUPPORTED_VERSIONS, first_difference, typed_spec
+from .gotypes import SUPPORTED_VERSIONS, first_difference, license_parts, type_meta, typed_spec
 from .keys import TrustedKeys
 from .signatures import signed_json, verify_chain, verify_entitlements
 from .times import typed_expiry
@@ -45,7 +45,7 @@ def verify_document(
 
 def _signed_license(document: dict[str, Any], keys: TrustedKeys) -> License:
     """Steps 1 to 5: the license as signed, or LicenseError saying why it cannot be trusted."""
-    version = document.get("apiVersion")
+    version, _ = type_meta(document)
     if version not in SUPPORTED_VERSIONS:
         raise LicenseError(
             Reason.UNSUPPORTED_VERSION,
@@ -53,20 +53,23 @@ def _signed_license(document: dict[str, Any], keys: TrustedKeys) -> License:
             f"verifies {' and '.join(SUPPORTED_VERSIONS)}. Ask the vendor for a "
             "current license file.",
         )
-    spec = document.get("spec")
+    # 1: what kots would load (kotskinds pkg/licensewrapper LoadLicenseFromBytes: the file's
+    # License by sigs.k8s.io/json, which matches keys case-sensitively).
+    spec = license_parts(document, "license", folded=False).get("spec")
     if not isinstance(spec, dict):
         raise LicenseError(Reason.NOT_A_LICENSE, "This license has no spec section.")
-    # 1: what kots would load (kotskinds pkg/licensewrapper LoadLicenseFromBytes).
     visible = typed_spec(spec, version)
     # 2 and 3: the chain of signatures, and each entitlement's own.
     signed = verify_chain(visible["signature"], version, keys)
     verify_entitlements(visible["entitlements"], signed)
-    # 4: the signed data, in Go's types; every value comes from it.
-    data = signed_json(signed)
+    # 4: the signed data, in Go's types (encoding/json: keys of any case); every value comes
+    # from it.
+    where = "signed license data"
+    data = license_parts(signed_json(signed), where, folded=True)
     signed_spec = data.get("spec")
     if not isinstance(signed_spec, dict) or data.get("kind") != "License":
         raise LicenseError(Reason.SIGNATURE_INVALID, "The signed license data is not a license.")
-    truth = typed_spec(signed_spec, version, where="signed license data")
+    truth = typed_spec(signed_spec, version, where=where, folded=True)
     # 5: stricter than Replicated: what the file shows must be what was signed.
     difference = (
         "apiVersion"

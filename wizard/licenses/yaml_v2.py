@@ -13,6 +13,7 @@ Deliberately stricter than yaml.v2: a key given twice, and a number with a fract
 are refused (yaml.v2 keeps the last one, and spells the float in 32-bit precision).
 """
 
+import decimal
 import functools
 import json
 import math
@@ -21,7 +22,7 @@ from typing import Any, ClassVar
 
 MAX_DEPTH = 32  # a real license nests five levels deep
 MAX_NODES = 100_000
-MAX_SCALAR_CHARS = 256 * 1024
+MAX_SCALAR_CHARS = 3 * 1024 * 1024  # the signature of a license with a large entitlement
 
 # yaml.v2 resolve.go: the plain scalars that are not text.
 _TRUE = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"}
@@ -39,6 +40,12 @@ _GO_INTEGER = re.compile(
 )
 _YAML_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 _UINT64_MAX = 2**64 - 1
+
+# unicode.IsSpace, what apimachinery's IsJSONBuffer skips before looking for `{`.
+_GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 # JSON prints a float in 'e' form from 1e21 up; below that a whole float is integer text.
 _WHOLE_FLOAT_LIMIT = 1e21
@@ -96,7 +103,10 @@ def json_value(value, where="the file"):
         if math.isnan(value) or math.isinf(value):
             raise YamlRefused(f"{where} holds {value!r}, which is not a number JSON can hold")
         if value.is_integer() and abs(value) < _WHOLE_FLOAT_LIMIT:
-            return int(value)
+            # Go's encoding/json writes the shortest decimal that reads back as this float
+            # (strconv.AppendFloat(f, 'f', -1, 64)), not its exact binary value: 2^60 becomes
+            # 1152921504606847000. Python's repr is that same shortest decimal.
+            return int(decimal.Decimal(repr(value)))
     return value
 
 
@@ -125,9 +135,16 @@ def _yaml():
 
         yaml_implicit_resolvers: ClassVar[dict[str, Any]] = {}
 
+        text_marks: frozenset[int] = frozenset()
+
         def construct_mapping(self, node, deep=False):
             mapping = {}
             for key_node, value_node in node.value:
+                if key_node.value == "<<" and key_node.style in (None, ""):
+                    raise YamlRefused(
+                        f"line {key_node.start_mark.line + 1} uses a YAML merge key (<<); a "
+                        "file Replicated wrote never does"
+                    )
                 key = json_key(self.construct_object(key_node, deep=True), "")
                 if key in mapping:
                     line = key_node.start_mark.line + 1
@@ -136,10 +153,14 @@ def _yaml():
                         "Replicated wrote never repeats a key"
                     )
                 mapping[key] = self.construct_object(value_node, deep=deep)
-            return mapping
+            # sigs.k8s.io/yaml hands Go the JSON of the mapping, its keys sorted: where the
+            # order matters (keys of one field in another case), it is Go's order.
+            return dict(sorted(mapping.items()))
 
     def scalar(loader, node):
-        if node.style in (None, ""):  # plain: the only kind yaml.v2 resolves
+        # Plain, and not under the non-specific tag `!` (yaml.v2 resolves no tagged scalar:
+        # `! 5` is the text 5): the only kind yaml.v2 resolves.
+        if node.style in (None, "") and node.start_mark.index not in loader.text_marks:
             return json_value(plain_scalar(node.value), f"line {node.start_mark.line + 1}")
         return node.value  # quoted or block: always text
 
@@ -165,14 +186,43 @@ def _refuse_node(yaml, event):
         raise YamlRefused("This holds a value far larger than any license field.")
 
 
+def _refuse_what_yaml_v2_refuses(yaml, event, flow_depth):
+    """What libyaml and PyYAML read and yaml.v2 does not (parserc.go, scannerc.go)."""
+    version = getattr(event, "version", None)
+    if isinstance(event, yaml.DocumentStartEvent) and version not in (None, (1, 1)):
+        raise YamlRefused(
+            f"This declares %YAML {version[0]}.{version[1]}; Replicated's YAML reader takes "
+            "only YAML 1.1 (found incompatible YAML document)."
+        )
+    if (
+        flow_depth
+        and isinstance(event, yaml.ScalarEvent)
+        and event.style in (None, "")
+        and "?" in event.value
+    ):
+        raise YamlRefused(
+            f"line {event.start_mark.line + 1} has a ? inside a value in braces or brackets, "
+            "which Replicated's YAML reader cannot read (did not find expected ',' or '}')."
+        )
+
+
 def _check_events(text):
     """Walk the parser's events first: refuse aliases, anchors, tags, deep nesting and huge
-    values before anything is built."""
+    values before anything is built. Return where the scalars under the tag `!` start."""
     yaml, event_loader, _ = _yaml()
     depth = nodes = 0
+    flows: list[bool] = []
+    text_marks = set()
     try:
         for event in yaml.parse(text, Loader=event_loader):
             _refuse_node(yaml, event)
+            _refuse_what_yaml_v2_refuses(yaml, event, any(flows))
+            if isinstance(event, yaml.ScalarEvent) and event.tag == "!":
+                text_marks.add(event.start_mark.index)
+            if isinstance(event, yaml.CollectionStartEvent):
+                flows.append(bool(event.flow_style))
+            elif isinstance(event, yaml.CollectionEndEvent):
+                flows.pop()
             nodes += isinstance(event, yaml.NodeEvent)
             if nodes > MAX_NODES:
                 raise YamlRefused("This is far larger than a license.")
@@ -186,6 +236,7 @@ def _check_events(text):
                 )
     except yaml.YAMLError as error:
         raise _not_yaml(error) from None
+    return frozenset(text_marks)
 
 
 LOOKS_LIKE = (
@@ -232,12 +283,14 @@ def _too_deep(value, depth=0):
     return any(_too_deep(child, depth + 1) for child in children)
 
 
-def read_documents(text):
+def read_documents(text, had_bom=False):
     """The documents of a license file's text, as Replicated's Go code would see them.
 
     Raises YamlRefused, its message in an admin's words, for anything hostile or unreadable.
+    A file that began with a byte-order mark goes to YAML whatever follows (apimachinery's
+    IsJSONBuffer skips only white space, and U+FEFF is none).
     """
-    if text.lstrip().startswith("{"):  # kots decodes a file that starts with `{` as JSON
+    if not had_bom and text.lstrip(_GO_SPACE).startswith("{"):  # kots reads it as JSON
         try:
             document = json.loads(text, object_pairs_hook=_json_object, parse_constant=_no_constant)
         except (ValueError, RecursionError) as error:
@@ -247,11 +300,20 @@ def read_documents(text):
                 f"This nests more than {MAX_DEPTH} levels deep; a license never does."
             )
         return [document]
-    _check_events(text)
-    yaml, _, loader = _yaml()
+    text_marks = _check_events(text)
+    yaml, _, go_loader = _yaml()
+    loader = go_loader(text)
+    loader.text_marks = text_marks
     try:
-        return [doc for doc in yaml.load_all(text, Loader=loader) if doc is not None]
+        documents = []
+        while loader.check_data():
+            document = loader.get_data()
+            if document is not None:
+                documents.append(document)
+        return documents
     except YamlRefused as refused:
         raise YamlRefused(f"This cannot be read as Replicated reads it: {refused}.") from None
     except (yaml.YAMLError, RecursionError, ValueError) as error:
         raise _not_yaml(error) from None
+    finally:
+        loader.dispose()

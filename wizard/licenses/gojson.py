@@ -1,0 +1,118 @@
+"""Go's encoding/json where it differs from Python's json (Go 1.25/1.26 decode.go, fold.go,
+scanner.go; the same code in sigs.k8s.io/json, with case folding turned off).
+
+- A key fills a struct field of its exact name, else of the name it folds to (bytes.EqualFold:
+  `LicenseData`, `LICENSEDATA`, even with a long s (U+017F) for an s); keys are never left out for
+  their case. Of several keys that fill one field, the last in the text wins.
+- A []byte field takes base64 text (StdEncoding: padding required, line breaks ignored) or a
+  JSON array of whole numbers from 0 to 255; `null` empties it.
+- The text is UTF-8 without a byte-order mark; NaN and Infinity are no JSON numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+class GoJsonError(ValueError):
+    """Text Go's json.Unmarshal refuses, or a value it cannot put into the field."""
+
+
+class GoObject(dict[str, Any]):
+    """A JSON object that remembers its keys in order, repeated keys too, as Go reads them."""
+
+    pairs: list[tuple[str, Any]]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> GoObject:
+    mapping = GoObject(pairs)
+    mapping.pairs = pairs
+    return mapping
+
+
+def _no_constant(name: str) -> Any:
+    raise GoJsonError(f"{name} is not a JSON number")
+
+
+def loads(raw: bytes | str) -> Any:
+    """JSON as Go's json.Unmarshal reads it; GoJsonError for what it refuses. Invalid UTF-8
+    inside a string becomes U+FFFD, as in Go; a byte-order mark is no white space to Go."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    try:
+        return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
+    except RecursionError:
+        raise GoJsonError("it is nested too deeply") from None
+    except json.JSONDecodeError as error:
+        raise GoJsonError(error.msg) from None
+
+
+@functools.cache
+def fold(name: str) -> str:
+    """Go's foldName: each letter as the smallest of its case orbit (k, K and the Kelvin sign
+    all fold to K; s, S and the long s to S), so that fold(a) == fold(b) iff EqualFold(a, b)."""
+    return "".join(_fold_rune(char) for char in name)
+
+
+@functools.cache
+def _fold_rune(char: str) -> str:
+    orbit, todo = {char}, [char]
+    while todo:
+        current = todo.pop()
+        for cased in (current.lower(), current.upper()):
+            if len(cased) == 1 and cased not in orbit:
+                orbit.add(cased)
+                todo.append(cased)
+    return min(orbit)
+
+
+def pairs_of(mapping: dict[str, Any]) -> Iterable[tuple[str, Any]]:
+    """A mapping's keys and values in the order Go meets them, repeated keys too."""
+    return getattr(mapping, "pairs", None) or mapping.items()
+
+
+def struct(
+    mapping: dict[str, Any], fields: Iterable[str], case_sensitive: bool = False
+) -> tuple[dict[str, Any], list[str]]:
+    """Which value fills each Go field, and the keys that fill none: exact names first, then
+    (unless case_sensitive, as sigs.k8s.io/json decodes objects) folded names; the last of
+    several keys that fill one field wins."""
+    exact = {name: name for name in fields}
+    folded: dict[str, str] = {}
+    for name in exact:
+        folded.setdefault(fold(name), name)  # the first field of a fold set takes precedence
+    filled: dict[str, Any] = {}
+    unused = []
+    for key, value in pairs_of(mapping):
+        field = exact.get(key) or (None if case_sensitive else folded.get(fold(key)))
+        if field is None:
+            unused.append(key)
+        elif value is not None or field not in filled:  # a null leaves the field as it was
+            filled[field] = value
+    return filled, unused
+
+
+def go_bytes(value: Any, what: str) -> bytes | None:
+    """A []byte field: base64 text, or an array of whole numbers 0 to 255; None for null."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        if not all(type(item) is int and 0 <= item <= 255 for item in value):
+            raise GoJsonError(f"the {what} is a list that is not bytes")
+        return bytes(value)
+    if not isinstance(value, str):
+        raise GoJsonError(f"the {what} is not base64 text")
+    text = value.replace("\r", "").replace("\n", "")
+    if len(text) % 4 or not _BASE64.fullmatch(text):
+        raise GoJsonError(f"the {what} is not base64")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise GoJsonError(f"the {what} is not base64") from None
