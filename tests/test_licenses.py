@@ -263,7 +263,8 @@ HOSTILE = {
     "deep nesting": ("kind: License\nspec: " + "[" * 10_000 + "]" * 10_000 + "\n").encode(),
     "python tag": b"kind: License\nspec: !!python/object/apply:os.system ['echo pwned']\n",
     "binary junk": bytes(range(256)) * 64,
-    "oversized": b"kind: License\nspec:\n  licenseID: " + b"x" * (2 * 1024 * 1024) + b"\n",
+    "oversized": b"kind: License\nspec:\n  licenseID: " + b"x" * (5 * 1024 * 1024) + b"\n",
+    "a huge value": b"kind: License\nspec:\n  licenseID: " + b"x" * (3 * 1024 * 1024 + 1) + b"\n",
 }
 
 

@@ -16,6 +16,7 @@ from tests.support import (
     fixture,
     recent_changes,
     saved_identity,
+    saved_summary,
 )
 from tests.support.license_factory import (
     base_spec,
@@ -506,3 +507,26 @@ def test_after_saving_the_review_is_gone(wizard):
     again = wizard.client.get("/setup/review")
     assert again.headers["Location"] == "/setup/"
     assert "Nothing is in progress here" in wizard.client.get("/setup/").text
+
+
+def test_a_license_with_a_large_ca_bundle_uploads_and_saves(custom_key_app, custom_wizard):
+    """A genuine license may carry a CA bundle of a few hundred KB (docs/licenses.md, Sizes):
+    the default upload limit takes it, and the whole bundle is what is saved."""
+    bundle = "".join(
+        f"-----BEGIN CERTIFICATE-----\n{'M' * 1600}\n-----END CERTIFICATE-----\n"
+        for _ in range(400)
+    )
+    spec = base_spec(
+        entitlements={"ca_bundle": {"title": "CA bundle", "value": bundle, "valueType": "Text"}}
+    )
+    data = to_yaml(signed_license(spec))
+    assert len(data) > 1_000_000, "its signed copy doubles it, in base64"
+    details = custom_wizard.upload(data, filename="big.yaml")
+    assert "The license is valid" in details.text, details.text[:2000]
+    custom_wizard.save(custom_wizard.details(customer_id="acme", instance_id="instance-1"))
+    entitlements = {e["name"]: e["value"] for e in saved_summary(custom_key_app).entitlements}
+    assert entitlements["ca_bundle"] == bundle
+    status = custom_wizard.client.get("/status").text
+    shown = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", status)).split())
+    assert "CA bundle -----BEGIN CERTIFICATE----- … 1,200 lines, 646 KiB in all" in shown
+    assert len(status) < 100_000, "the page shows the bundle in brief"

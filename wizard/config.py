@@ -82,7 +82,7 @@ def settings_from_env(instance_path: str) -> dict[str, Any]:
         "WIZARD_LICENSE_KEYS": _env("WIZARD_LICENSE_KEYS", "production"),
         "WIZARD_REPLICATED_SDK_URL": _env("WIZARD_REPLICATED_SDK_URL"),
         "WIZARD_SDK_TIMEOUT": _number_env("WIZARD_SDK_TIMEOUT", 5.0, kind=float, minimum=0.1),
-        "MAX_CONTENT_LENGTH": _number_env("WIZARD_MAX_UPLOAD_BYTES", 1024 * 1024, minimum=1024),
+        "MAX_CONTENT_LENGTH": _number_env("WIZARD_MAX_UPLOAD_BYTES", 4 * 1024 * 1024, minimum=1024),
         "WIZARD_STYLESHEET": _env("WIZARD_STYLESHEET"),
         "WIZARD_COLOR_SCHEME": _env("WIZARD_COLOR_SCHEME", "auto"),
         **_reporting_settings(),

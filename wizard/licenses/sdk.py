@@ -22,7 +22,7 @@ MOCK_HEADER = "X-Replicated-Mock-Data"
 # A hung or trickling SDK must not hang a page: the whole detection, both requests and every
 # byte of their answers, ends by this deadline (WIZARD_SDK_TIMEOUT).
 DEFAULT_TIMEOUT_SECONDS = 5.0
-MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024  # a license with a large entitlement (a CA bundle)
 
 # One detection at a time per process: a slow SDK then holds one thread of a worker, never
 # all of them, and pages and health checks keep answering.

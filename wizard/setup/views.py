@@ -106,7 +106,8 @@ def too_large(error: RequestEntityTooLarge) -> Page | RequestEntityTooLarge:
         return error
     form[field].errors = [
         f"{form[field].label.text} is larger than {size(limit)}, the most this wizard accepts "
-        f"(WIZARD_MAX_UPLOAD_BYTES). A license {noun} is a few KB: check that it is the license."
+        f"(WIZARD_MAX_UPLOAD_BYTES). A license {noun} is a few KB, a little over 1 MiB with a "
+        "large CA bundle: check that it is the license."
     ]
     template = "setup/upload.html" if noun == "file" else "setup/paste.html"
     return render_template(template, form=form, max_bytes=limit), 413

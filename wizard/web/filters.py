@@ -29,6 +29,23 @@ def entitlement_value(value: object) -> object:
     return value
 
 
+LONG_TEXT = 200  # characters: longer text, or text of several lines, is shown in brief
+
+
+def long_text(value: object) -> tuple[str, str] | None:
+    """A long text entitlement (a CA bundle, a key) in brief, so a page stays a page: its first
+    line, cut at 80 characters, and what the rest is (`1,200 lines, 646 KiB in all`); None for
+    anything short. The whole value is in the JSON status and the saved identity."""
+    if not isinstance(value, str) or (len(value) <= LONG_TEXT and "\n" not in value.strip()):
+        return None
+    first = value.strip().splitlines()[0] if value.strip() else ""
+    lines = value.strip().count("\n") + 1
+    size = len(value.encode())
+    amount = f"{size / 1024:,.0f} KiB" if size >= 10_240 else f"{size:,} bytes"
+    rest = f"{lines:,} lines, {amount} in all" if lines > 1 else f"{len(value):,} characters"
+    return first[:80], rest
+
+
 def as_datetime(value: datetime | str) -> datetime:
     """A moment from JSON (ISO 8601 text) as a datetime."""
     return datetime.fromisoformat(value) if isinstance(value, str) else value
@@ -46,6 +63,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(when)
     app.add_template_filter(license_id_hint, "hint")
     app.add_template_filter(entitlement_value)
+    app.add_template_filter(long_text)
     app.add_template_filter(days_left)
     app.add_template_filter(as_datetime)
     app.add_template_filter(words.size, "size")
