@@ -18,7 +18,11 @@ pytestmark = [
 
 
 @pytest.fixture
-def server(env, start_server, fake_sdk):
+def server(env, start_server, fake_sdk, request):
+    """The wizard beside a Replicated SDK (whose application, my-app, is then the expected
+    one), or alone for a test marked without_sdk."""
+    if request.node.get_closest_marker("without_sdk"):
+        return start_server(env, workers=2).wait_ready()
     sdk = fake_sdk()
     return start_server({**env, "WIZARD_REPLICATED_SDK_URL": sdk.url}, workers=2).wait_ready()
 
@@ -165,6 +169,7 @@ def test_lock_in_another_tab_then_save_returns_to_the_review_with_the_answers(ta
     assert status(server)["customer_id"] == "acme"
 
 
+@pytest.mark.without_sdk  # with one, its application is expected and another one's refused
 def test_a_license_for_another_customer_says_so_and_never_keeps_the_old_customer_id(
     tab, server, env
 ):
