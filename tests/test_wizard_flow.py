@@ -102,6 +102,7 @@ def test_enter_in_every_field_means_the_steps_primary_action(tab, server, javasc
     assert status(server)["instance_id"] == detected
 
 
+@pytest.mark.without_sdk  # the bundle's valid license is of another application than the SDK's
 def test_the_license_picker_is_used_with_the_keyboard(tab, tmp_path):
     bundle = tmp_path / "bundle.yaml"
     bundle.write_bytes(fixture("expired.yaml") + b"\n---\n" + fixture("valid-v1beta2.yaml"))
