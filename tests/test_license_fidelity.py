@@ -9,6 +9,8 @@ made in the test (tests/license_factory.py), as Replicated signs them.
 """
 
 import base64
+import json
+import textwrap
 from datetime import UTC, datetime
 
 import pytest
@@ -872,3 +874,52 @@ def test_a_license_with_a_ca_bundle_of_half_a_megabyte_is_valid(keys):
     verdict = dressed(keys, spec=spec)
     assert verdict.valid, verdict.message
     assert {e.name: e.value for e in verdict.license.entitlements}["ca_bundle"] == CA_BUNDLE
+
+
+# --- 17. What the review found ------------------------------------------------------------------
+
+
+def test_a_null_after_a_byte_field_empties_it_as_go_does(keys):
+    """GJ decode.go:literalStore: null sets a slice to nil (a string field keeps its value)."""
+
+    def then_null(outer):
+        return json.dumps(outer).encode()[:-1] + b', "LICENSEDATA": null}'
+
+    verdict = dressed(keys, dress={"outer": then_null})
+    assert verdict.reason is Reason.SIGNATURE_INVALID
+    assert "missing its signed data" in verdict.message
+
+
+def test_an_rsa_pss_key_is_not_an_rsa_key_to_go(keys):
+    """X509 ParsePKIXPublicKey knows RSA as rsaEncryption only; id-RSASSA-PSS is refused."""
+    from cryptography.hazmat.primitives import serialization
+
+    private = _other_app_key()
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    pss = der.replace(bytes.fromhex("2a864886f70d010101"), bytes.fromhex("2a864886f70d01010a"), 1)
+    body = "\n".join(textwrap.wrap(base64.b64encode(pss).decode(), 64))
+    pem = f"-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n"
+    verdict = dressed(keys, signer=(private, pem))
+    assert verdict.reason is Reason.SIGNATURE_INVALID
+    assert "public key is damaged" in verdict.message
+
+
+def test_digits_other_than_0_to_9_are_no_time_to_go(keys):
+    verdict = expiring(keys, "\u0662\u0660\u0669\u0669-01-01T00:00:00Z")
+    assert verdict.reason is Reason.NOT_A_LICENSE
+
+
+def test_an_escaped_lone_surrogate_in_the_signed_data_is_read_as_u_fffd(keys):
+    """GJ decode.go:unquote: an escaped lone surrogate becomes U+FFFD."""
+    spec = base_spec(customerName="PLACEHOLDER")
+
+    def escaped(data):
+        return data.replace(b'"PLACEHOLDER"', b'"a\\\\ud800b"'.replace(b"\\\\", b"\\"))
+
+    document = signed_license(spec, dress={"license_data": escaped})
+    document["spec"]["customerName"] = "a\ufffdb"
+    verdict = verify_license(to_yaml(document), keys)
+    assert verdict.valid, verdict.message
+    assert verdict.license.customer_name == "a\ufffdb"

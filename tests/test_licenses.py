@@ -1,5 +1,7 @@
 """License verification: Replicated's real files, licenses the tests sign, and hostile files."""
 
+import base64
+import json
 import time
 import tracemalloc
 from datetime import UTC, datetime
@@ -279,3 +281,69 @@ def test_hostile_files_are_refused_quickly_in_bounded_memory(name):
     assert verdict.reason is Reason.NOT_A_LICENSE, verdict.message
     assert elapsed < 1.0
     assert peak < 32 * 1024 * 1024
+
+
+def _with_signature(outer):
+    """A v1beta2 license whose signature is the given JSON (bytes), signed by nobody."""
+    signature = base64.b64encode(outer).decode()
+    return (
+        "apiVersion: kots.io/v1beta2\nkind: License\nmetadata: {name: x}\n"
+        f"spec:\n  licenseID: abc\n  appSlug: my-app\n  signature: {signature}\n"
+    ).encode()
+
+
+def _b64(data):
+    return base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode()
+
+
+def _outer_with_public_key(pem):
+    inner = {"publicKey": pem, "v2KeySignature": _b64("x"), "v2LicenseSignature": _b64("y")}
+    return json.dumps({"licenseData": _b64("{}"), "innerSignature": _b64(json.dumps(inner))})
+
+
+HOSTILE_SIGNATURES = {
+    # One regular expression rescanned the text from every BEGIN line without an END.
+    "20,000 BEGIN lines": _outer_with_public_key("-----BEGIN A-----\n" * 20_000).encode(),
+    # Every key of the signature's JSON was folded and cached for good.
+    "100,000 keys": lambda seed: json.dumps(
+        {f"{seed}{n:x}": 0 for n in range(100_000)}, separators=",:"
+    ).encode(),
+    "a number of 5,000 digits": b'{"licenseData": 1' + b"0" * 5000 + b"}",
+    "a key of no algorithm Python knows": _outer_with_public_key(
+        "-----BEGIN PUBLIC KEY-----\nMAowAwYBAAMDAP8A\n-----END PUBLIC KEY-----\n"
+    ).encode(),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_SIGNATURES))
+def test_hostile_signatures_are_refused_quickly_and_leave_nothing_behind(name):
+    outer = HOSTILE_SIGNATURES[name]
+    made = outer if callable(outer) else lambda seed: outer
+    # Warm, with another file of the kind: what is loaded once is not what a file leaves.
+    started = time.perf_counter()
+    verify_license(_with_signature(made("w")), PRODUCTION)
+    elapsed = time.perf_counter() - started
+    data = _with_signature(made("m"))
+    tracemalloc.start()
+    verdict = verify_license(data, PRODUCTION)
+    kept, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert verdict.reason is Reason.SIGNATURE_INVALID, verdict.message
+    assert "damaged" in verdict.message or "missing" in verdict.message
+    assert elapsed < 1.0
+    assert peak < 200 * 1024 * 1024
+    assert kept < 1024 * 1024, "nothing of the file is kept after its verdict"
+
+
+def test_a_file_of_more_than_a_hundred_licenses_is_refused_saying_so():
+    one = fixture("valid-v1beta1.yaml")
+    verdict = verify_license(b"\n---\n".join([one] * 101), PRODUCTION, number=1)
+    assert verdict.reason is Reason.NOT_A_LICENSE
+    assert "This holds 101 licenses; the wizard reads at most 100" in verdict.message
+    assert verify_license(b"\n---\n".join([one] * 3), PRODUCTION, number=3).valid
+
+
+def test_a_lone_surrogate_in_text_is_read_as_go_reads_bad_utf8():
+    text = fixture("valid-v1beta1.yaml").decode().replace("name: testcustomer", "name: a\ud800b")
+    verdict = verify_license(text, PRODUCTION)
+    assert verdict.valid, verdict.message

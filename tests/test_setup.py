@@ -530,3 +530,21 @@ def test_a_license_with_a_large_ca_bundle_uploads_and_saves(custom_key_app, cust
     shown = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", status)).split())
     assert "CA bundle -----BEGIN CERTIFICATE----- … 1,200 lines, 646 KiB in all" in shown
     assert len(status) < 100_000, "the page shows the bundle in brief"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
+def test_a_license_saved_as_utf16_uploads_and_saves(app, wizard, encoding):
+    """What Notepad's "Unicode" writes; the draft keeps the text as it was read."""
+    details = wizard.upload(fixture("valid-v1beta1.yaml").decode().encode(encoding))
+    assert "The license is valid" in details.text
+    wizard.save(wizard.details(customer_id="cust-42", instance_id="instance-1"))
+    assert saved_identity(app).license_id == LICENSE_ID
+
+
+def test_a_utf16_file_of_two_licenses_offers_both(wizard):
+    two = fixture("valid-v1beta1.yaml") + b"\n---\n" + fixture("valid-v1beta2.yaml")
+    page = wizard.upload(two.decode().encode("utf-16"))
+    assert page.request.path == "/setup/choose"
+    assert "Test Customer" in page.text and "Geeglo" in page.text
+    details = wizard.choose(2)
+    assert "The license is valid" in details.text and "Geeglo" in details.text

@@ -11,7 +11,13 @@ policy       what this installation accepts, and picking one license of a file
 sdk          what the Replicated SDK in the cluster says about the license
 """
 
-from .documents import MAX_LICENSE_BYTES, document_label, license_documents, read_documents
+from .documents import (
+    MAX_LICENSE_BYTES,
+    document_label,
+    license_documents,
+    license_file_text,
+    read_documents,
+)
 from .gotypes import SUPPORTED_VERSIONS
 from .keys import GLOBAL_KEYS, TrustedKeys, load_trusted_keys
 from .policy import Choice, LicensePolicy, NeedsChoice, pick_license, verify_license
@@ -35,6 +41,7 @@ __all__ = [
     "document_label",
     "expiry_of",
     "license_documents",
+    "license_file_text",
     "load_trusted_keys",
     "parse_rfc3339",
     "pick_license",

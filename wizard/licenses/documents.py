@@ -4,6 +4,7 @@ told apart when one file holds several licenses."""
 from __future__ import annotations
 
 import codecs
+import re
 from typing import Any
 
 from ..ids import license_id_hint
@@ -44,6 +45,19 @@ def _text_of(data: bytes) -> tuple[str, bool]:
         raise _refuse("This is not text: a license is a YAML text file.") from None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_LICENSES = 100  # License documents in one file: a bundle of a few customers, not thousands
+
+
+def license_file_text(data: bytes | str) -> str:
+    """A license file as text to keep, decoded as it is read (UTF-16 or UTF-8, its byte-order
+    mark kept as U+FEFF so that it is read again the same way)."""
+    if isinstance(data, str):
+        return data
+    text, had_bom = _text_of(data)
+    return "\ufeff" + text if had_bom else text
+
+
 def read_documents(data: bytes | str, max_bytes: int = MAX_LICENSE_BYTES) -> list[Any]:
     """Return every document in `data` (bytes or text), refusing anything hostile, and anything
     Replicated's Go code could not read."""
@@ -56,7 +70,8 @@ def read_documents(data: bytes | str, max_bytes: int = MAX_LICENSE_BYTES) -> lis
         raise _refuse(f"This is larger than {size(max_bytes)}; no license is that large.")
     else:
         had_bom = data.startswith("\ufeff")
-        data = data.removeprefix("\ufeff")
+        # A lone surrogate is no character of a file: what Go's decoder makes of bad UTF-8.
+        data = _SURROGATE.sub("\ufffd", data.removeprefix("\ufeff"))
     if "\x00" in data:
         raise _refuse("This is not text: a license is a YAML text file.")
     if not data.strip():
@@ -91,6 +106,11 @@ def license_documents(
     """
     documents = read_documents(data, max_bytes)
     licenses = [d for d in documents if isinstance(d, dict) and type_meta(d)[1] == "License"]
+    if len(licenses) > MAX_LICENSES:
+        raise _refuse(
+            f"This holds {len(licenses)} licenses; the wizard reads at most {MAX_LICENSES} "
+            "from one file. Upload the one for this installation."
+        )
     if not licenses:
         found = ", ".join(sorted({_describe(d) for d in documents})) or "nothing"
         raise _refuse(f"This is not a Replicated license: it holds {found}. {yaml_v2.LOOKS_LIKE}")

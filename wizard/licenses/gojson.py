@@ -42,26 +42,49 @@ def _no_constant(name: str) -> Any:
     raise GoJsonError(f"{name} is not a JSON number")
 
 
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    """Go decodes an escaped lone surrogate (`\\ud800`) as U+FFFD; Python keeps it."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return _object(
+            [(_without_surrogates(k), _without_surrogates(v)) for k, v in pairs_of(value)]
+        )
+    return value
+
+
 def loads(raw: bytes | str) -> Any:
     """JSON as Go's json.Unmarshal reads it; GoJsonError for what it refuses. Invalid UTF-8
-    inside a string becomes U+FFFD, as in Go; a byte-order mark is no white space to Go."""
+    inside a string becomes U+FFFD, as in Go, and so does an escaped lone surrogate; a
+    byte-order mark is no white space to Go."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     try:
-        return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
+        value = json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
     except RecursionError:
         raise GoJsonError("it is nested too deeply") from None
     except json.JSONDecodeError as error:
         raise GoJsonError(error.msg) from None
+    except ValueError:  # a number of more digits than Python converts (sys.int_info)
+        raise GoJsonError("it holds a number too long to read") from None
+    return _without_surrogates(value) if _ESCAPED_SURROGATE.search(text) else value
 
 
-@functools.cache
 def fold(name: str) -> str:
     """Go's foldName: each letter as the smallest of its case orbit (k, K and the Kelvin sign
-    all fold to K; s, S and the long s to S), so that fold(a) == fold(b) iff EqualFold(a, b)."""
+    all fold to K; s, S and the long s to S), so that fold(a) == fold(b) iff EqualFold(a, b).
+    Nothing is cached per name: the keys come from the file."""
+    if name.isascii():
+        return name.upper()
     return "".join(_fold_rune(char) for char in name)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def _fold_rune(char: str) -> str:
     orbit, todo = {char}, [char]
     while todo:
@@ -79,22 +102,30 @@ def pairs_of(mapping: dict[str, Any]) -> Iterable[tuple[str, Any]]:
 
 
 def struct(
-    mapping: dict[str, Any], fields: Iterable[str], case_sensitive: bool = False
+    mapping: dict[str, Any],
+    fields: Iterable[str],
+    case_sensitive: bool = False,
+    slices: Iterable[str] = (),
 ) -> tuple[dict[str, Any], list[str]]:
     """Which value fills each Go field, and the keys that fill none: exact names first, then
     (unless case_sensitive, as sigs.k8s.io/json decodes objects) folded names; the last of
-    several keys that fill one field wins."""
+    several keys that fill one field wins. A null empties a slice field ([]byte: `slices`)
+    and leaves any other as it was."""
     exact = {name: name for name in fields}
     folded: dict[str, str] = {}
     for name in exact:
         folded.setdefault(fold(name), name)  # the first field of a fold set takes precedence
+    lengths = {len(name) for name in exact}  # folding keeps the number of characters
+    emptied = set(slices)
     filled: dict[str, Any] = {}
     unused = []
     for key, value in pairs_of(mapping):
-        field = exact.get(key) or (None if case_sensitive else folded.get(fold(key)))
+        field = exact.get(key)
+        if field is None and not case_sensitive and len(key) in lengths:
+            field = folded.get(fold(key))
         if field is None:
             unused.append(key)
-        elif value is not None or field not in filled:  # a null leaves the field as it was
+        elif value is not None or field not in filled or field in emptied:
             filled[field] = value
     return filled, unused
 

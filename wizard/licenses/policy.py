@@ -3,15 +3,18 @@ and the one way to pick a license from a file that may hold several."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from .documents import MAX_LICENSE_BYTES, document_label, license_documents
 from .keys import TrustedKeys, load_trusted_keys
 from .verdicts import Reason, Verdict
 from .verify import verify_document
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,19 @@ def pick_license(
     return verify_document(documents[number - 1], keys, expected_app, now)
 
 
+def off_the_event_loop(work: Callable[[], T]) -> T:
+    """Run CPU-bound work (a file of a hundred licenses, a license carrying a CA bundle) where
+    a gevent worker's other connections are still served: in the hub's pool of real threads,
+    between which the interpreter switches every few milliseconds, so /healthz answers while a
+    large file is verified. Here, when gevent has not patched this process."""
+    monkey: Any = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("threading"):
+        return work()
+    import gevent
+
+    return cast(T, gevent.get_hub().threadpool.apply(work))
+
+
 def verify_license(
     data: bytes | str,
     keys: TrustedKeys,
@@ -118,9 +134,11 @@ class LicensePolicy:
     def pick(
         self, data: bytes | str, number: int | None = None, now: datetime | None = None
     ) -> Verdict:
-        """pick_license under this policy."""
-        return pick_license(
-            data, self.keys, self.expected_app, number=number, now=now, max_bytes=self.max_bytes
+        """pick_license under this policy, off a gevent worker's event loop."""
+        return off_the_event_loop(
+            lambda: pick_license(
+                data, self.keys, self.expected_app, number=number, now=now, max_bytes=self.max_bytes
+            )
         )
 
     def verify_document(self, document: dict[str, Any], now: datetime | None = None) -> Verdict:

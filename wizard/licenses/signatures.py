@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,7 @@ def _bytes(value, what):
     return data
 
 
-def _struct(raw, what, fields):
+def _struct(raw, what, fields, slices=()):
     """One of the signature's JSON objects, decoded into its Go struct (kotskinds
     OuterSignature, InnerSignature, KeySignature): keys of any case, the last one winning."""
     try:
@@ -52,7 +53,7 @@ def _struct(raw, what, fields):
         raise _damaged(what) from None
     if not isinstance(value, dict):
         raise _damaged(what)
-    filled, _ = gojson.struct(value, fields)
+    filled, _ = gojson.struct(value, fields, slices=slices)
     for name in fields:
         if filled.get(name) is None:
             filled.pop(name, None)  # Go leaves a field as it was for a null
@@ -113,11 +114,20 @@ INNER_FIELDS = (
     "keySignature",
     "v2KeySignature",
 )
+BYTE_FIELDS = (
+    "signature",
+    "licenseData",
+    "innerSignature",
+    "licenseSignature",
+    "v2LicenseSignature",
+    "keySignature",
+    "v2KeySignature",
+)
 
 
 def _trusted_signer(key_signature: bytes, app_key_pem: str, keys: Any, algorithm: Any) -> str:
     """The name of the trusted global key that signed the application's key."""
-    fields = _struct(key_signature, "key signature", KEY_SIGNATURE_FIELDS)
+    fields = _struct(key_signature, "key signature", KEY_SIGNATURE_FIELDS, BYTE_FIELDS)
     global_key_id = _text(fields, "globalKeyId", "key signature") or None
     signed_key = _bytes(fields.get("signature"), "key signature")
     for name, key in keys.candidates(global_key_id):
@@ -137,30 +147,49 @@ def _trusted_signer(key_signature: bytes, app_key_pem: str, keys: Any, algorithm
     )
 
 
-_PEM_BLOCK = re.compile(
-    r"(?:^|\n)-----BEGIN ([^\n-]*)-----[ \t\r]*\n(.*?)\n-----END \1-----", re.DOTALL
-)
+_BEGIN = re.compile(r"-----BEGIN ([^\n]*)-----[ \t\r]*\n")
+_END = re.compile(r"\n-----END ")
 
 
 def _first_pem_block(pem: str) -> bytes | None:
-    """The bytes of the first PEM block, as Go's pem.Decode finds it (its type not checked)."""
-    block = _PEM_BLOCK.search(pem)
-    if block is None:
-        return None
-    body = "".join(line for line in block.group(2).splitlines() if ":" not in line)  # headers
-    try:
-        return base64.b64decode(re.sub(r"[ \t\r]", "", body), validate=True)
-    except (binascii.Error, ValueError):
-        return None
+    """The bytes of the first PEM block, as Go's pem.Decode finds it (its type not checked):
+    a BEGIN line at the start of a line, and the first END line after it, which must name the
+    same type (else Go starts again after that BEGIN). Each END is found by bisection, so a
+    text of many BEGIN lines costs linear time."""
+    ends = [match.start() for match in _END.finditer(pem)]
+    position = 0
+    while (begin := _BEGIN.search(pem, position)) is not None:
+        position = begin.end()
+        if begin.start() and pem[begin.start() - 1] != "\n":
+            continue
+        index = bisect.bisect_left(ends, begin.end() - 1)
+        if index == len(ends):
+            return None  # no END line after it, so none after any later BEGIN
+        end = ends[index]
+        if not pem.startswith(f"{begin.group(1)}-----", end + len("\n-----END ")):
+            continue
+        body = pem[begin.end() : end]
+        lines = "".join(line for line in body.splitlines() if ":" not in line)  # headers
+        try:
+            return base64.b64decode(re.sub(r"[ \t\r]", "", lines), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+    return None
 
 
-def _is_subject_public_key_info(der: bytes) -> bool:
+_RSA_ENCRYPTION = bytes.fromhex("06092a864886f70d010101")  # OID 1.2.840.113549.1.1.1
+
+
+def _is_rsa_subject_public_key_info(der: bytes) -> bool:
     """A SubjectPublicKeyInfo is a SEQUENCE whose first element is a SEQUENCE (the algorithm);
-    a PKCS#1 key's first element is an INTEGER (the modulus)."""
+    a PKCS#1 key's first element is an INTEGER (the modulus). Go's ParsePKIXPublicKey knows
+    RSA only as rsaEncryption: an RSASSA-PSS key (its own OID) is refused there."""
     if len(der) < 4 or der[0] != 0x30:
         return False
     start = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)
-    return start < len(der) and der[start] == 0x30
+    if start + 2 + len(_RSA_ENCRYPTION) > len(der) or der[start] != 0x30:
+        return False
+    return der[start + 2 : start + 2 + len(_RSA_ENCRYPTION)] == _RSA_ENCRYPTION
 
 
 def app_public_key(pem: str) -> Any:
@@ -168,15 +197,16 @@ def app_public_key(pem: str) -> Any:
     whatever its type line says, holding a SubjectPublicKeyInfo (x509.ParsePKIXPublicKey: a
     PKCS#1 `RSA PUBLIC KEY` is refused) of an RSA key Go accepts (1024 bits at least since Go
     1.24, an odd exponent)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     der = _first_pem_block(pem)
-    if der is None or not _is_subject_public_key_info(der):
+    if der is None or not _is_rsa_subject_public_key_info(der):
         raise _damaged("public key")
     try:
         key = serialization.load_der_public_key(der)
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         raise _damaged("public key") from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise _damaged("public key")
@@ -194,10 +224,10 @@ def verify_chain(signature: bytes, version: str, keys: Any) -> SignedData:
     algorithm = _algorithm(version)
     if not signature:
         raise _missing("signature")
-    outer = _struct(signature, "signature", OUTER_FIELDS)
+    outer = _struct(signature, "signature", OUTER_FIELDS, BYTE_FIELDS)
     license_data = _bytes(outer.get("licenseData"), "signed data")
     inner_json = _bytes(outer.get("innerSignature"), "inner signature")
-    inner = _struct(inner_json, "inner signature", INNER_FIELDS)
+    inner = _struct(inner_json, "inner signature", INNER_FIELDS, BYTE_FIELDS)
     app_key_pem = _text(inner, "publicKey", "inner signature")
     if not app_key_pem:
         raise LicenseError(Reason.SIGNATURE_INVALID, "The license signature has no public key.")

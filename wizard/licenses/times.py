@@ -11,7 +11,8 @@ from .verdicts import LicenseError, Reason
 # Go's time.Parse(time.RFC3339, ...): a T, a zone (Z or ±hh:mm), a fraction after . or ,.
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?"
-    r"(?:(Z)|([+-])(\d{2}):(\d{2}))"
+    r"(?:(Z)|([+-])(\d{2}):(\d{2}))",
+    re.ASCII,  # Go reads the digits 0 to 9 only
 )
 
 

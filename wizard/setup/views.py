@@ -33,7 +33,7 @@ from ..identity import (
     load_status,
     save_identity,
 )
-from ..licenses import License, LicenseError, LicensePolicy, NeedsChoice, sdk
+from ..licenses import License, LicenseError, LicensePolicy, NeedsChoice, license_file_text, sdk
 from ..overview import expected_app
 from ..reporting.status import load_reporting
 from ..watch import accept_mismatch, license_change, license_policy, read_watch
@@ -302,17 +302,13 @@ def _take_license(data: bytes | str, source: Source, field: Any) -> Response | N
         field.errors.append(f"{field.label.text}: {error.message}")
         return None
     except NeedsChoice:
-        save_draft(Draft(source, license_text=_text(data)))
+        save_draft(Draft(source, license_text=license_file_text(data)))
         return redirect(url_for("setup.choose"))
     if not verdict.valid:
         field.errors.append(f"{field.label.text}: {verdict.message}")
         return None
-    save_draft(Draft(source, license_text=_text(data), license_number=1))
+    save_draft(Draft(source, license_text=license_file_text(data), license_number=1))
     return redirect(url_for("setup.details"))
-
-
-def _text(data: bytes | str) -> str:
-    return data.decode("utf-8-sig") if isinstance(data, bytes) else data
 
 
 @bp.route("/choose", methods=["GET", "POST"])
