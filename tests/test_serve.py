@@ -213,7 +213,7 @@ def _chunked(path, headers, pieces, port):
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
 def test_a_chunked_body_over_the_limit_is_refused_and_nothing_saved(env, start_server, app):
     server = start_server(env, workers=2).wait_ready()
-    license_then_padding = [fixture("valid-v1beta1.yaml"), b"\n" + b"#" * 3_000_000]
+    license_then_padding = [fixture("valid-v1beta1.yaml"), b"\n" + b"#" * (4 * 1024 * 1024)]
     status, body = _chunked(
         "/api/v1/license?instance_id=i-1&customer_id=c-1",
         {**BEARER, "Content-Type": "application/yaml"},
