@@ -151,11 +151,15 @@ def test_back_and_reload_after_a_refused_form_never_send_it_again(visit, server,
     sent.clear()
     page.reload()
     assert [method for method, _ in sent] == ["GET"], "reload shows the step, sends nothing"
+    assert page.get_by_text("This license expired").first.is_visible(), "and still says why"
     page.get_by_label("License file").set_input_files(str(FIXTURES / "valid-v1beta1.yaml"))
     tab.click("Check the license", "details-after-refusal")
     page.get_by_label("Customer ID").fill("has space")
     page.get_by_label("Instance ID").fill("instance-1")
     tab.click("Review", "details-refused")
+    page.reload()
+    assert page.get_by_label("Customer ID").input_value() == "has space", "what was typed stays"
+    assert page.locator(".error-summary").is_visible()
     page.get_by_label("Customer ID").fill("acme")
     tab.click("Review", "review-after-fix")
     sent.clear()

@@ -118,8 +118,10 @@ def _store(digest: str, answers: dict[str, Any]) -> None:
 
 
 def save_draft(draft: Draft) -> None:
-    """Keep the draft for this browser (a new key the first time)."""
+    """Keep the draft for this browser (a new key the first time). A new answer replaces
+    whatever a refused form left on the steps."""
     _store(_digest(_key()), dataclasses.asdict(draft))
+    _forget_echoes(_key())
 
 
 def discard_draft() -> None:
@@ -128,15 +130,20 @@ def discard_draft() -> None:
     if isinstance(key, str):
         with db.engine.begin() as connection:
             connection.execute(DRAFTS.delete().where(DRAFTS.c.key_digest == _digest(key)))
+        _forget_echoes(key)
 
 
 # --- What a step echoes after a redirect ---------------------------------------------------
 
 
+ECHO_STEPS = ("upload", "paste", "choose", "details", "review")
+
+
 @dataclasses.dataclass
 class Echo:
-    """What a step shows once after the redirect that follows a refused form: what was typed
-    (never a token or a file), the errors by field, and a problem for the whole page."""
+    """What a step shows after the redirect that follows a refused form, and on every reload
+    until the admin answers again: what was typed (never a token or a file), the errors by
+    field, and a problem for the whole page."""
 
     values: dict[str, Any] = dataclasses.field(default_factory=dict)
     errors: dict[str, list[str]] = dataclasses.field(default_factory=dict)
@@ -151,17 +158,21 @@ def keep_echo(step: str, echo: Echo) -> None:
 
 
 def take_echo(step: str) -> Echo | None:
-    """What the step keeps for this browser, once: a reload shows the step afresh."""
+    """What the step keeps for this browser: Back and reload show the refused form again, as
+    it was sent, until a new answer (a draft saved, or dropped) replaces it."""
     key = session.get("draft")
     if not isinstance(key, str):
         return None
-    digest = _digest(f"{key}#{step}")
-    [rows] = driver_reads((_READ_DRAFT, {"digest": digest}))
-    if not rows:
+    [rows] = driver_reads((_READ_DRAFT, {"digest": _digest(f"{key}#{step}")}))
+    if not rows or rows[0].updated_at < datetime.now(UTC) - DRAFT_LIFETIME:
         return None
-    with db.engine.begin() as connection:
-        connection.execute(DRAFTS.delete().where(DRAFTS.c.key_digest == digest))
     try:
         return Echo(**rows[0].answers["echo"])
     except (KeyError, TypeError):
         return None
+
+
+def _forget_echoes(key: str) -> None:
+    digests = [_digest(f"{key}#{step}") for step in ECHO_STEPS]
+    with db.engine.begin() as connection:
+        connection.execute(DRAFTS.delete().where(DRAFTS.c.key_digest.in_(digests)))
