@@ -288,3 +288,27 @@ def test_slow_clients_cannot_take_the_server_down(env, start_server):
     finally:
         for sock in stalled:
             sock.close()
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("WIZARD_COLOR_SCHEME", "purple", "WIZARD_COLOR_SCHEME must be one of auto, light, dark"),
+        ("WIZARD_STYLESHEET", "theme.txt", "WIZARD_STYLESHEET must be a .css file"),
+        ("WIZARD_STYLESHEET", "missing.css", "which is not a file this user can read"),
+    ],
+)
+def test_a_wrong_theme_setting_stops_serve_in_one_line(env, tmp_path, name, value, said):
+    (tmp_path / "theme.txt").write_text("body {}")
+    result = subprocess.run(
+        [sys.executable, "-m", "wizard.cli", "serve", "--port", str(free_port())],
+        env={**env, name: str(tmp_path / value) if name == "WIZARD_STYLESHEET" else value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr and "serving on" not in result.stderr

@@ -63,6 +63,7 @@ def serve(wizard: Wizard, host: str, port: int, workers: int) -> None:
         )
     app = wizard.app
     wizard.policy  # noqa: B018 - a bad WIZARD_LICENSE_KEYS stops the start here
+    _check_theme(app.config)
     _check_collectors(app.config["WIZARD_REPORT_COLLECTORS"])
     log.info("instance folder: %s", app.config["WIZARD_INSTANCE_PATH"])
     _in_a_child_process(_prepare, wizard)
@@ -77,6 +78,16 @@ def serve(wizard: Wizard, host: str, port: int, workers: int) -> None:
     log.info("database: %s", wizard.database_label)
     log.info("serving on http://%s:%d/ with %d workers", host, port, workers)
     WizardServer(bind=f"{host}:{port}", workers=workers).run()
+
+
+def _check_theme(config: Any) -> None:
+    """A wrong WIZARD_COLOR_SCHEME or WIZARD_STYLESHEET stops the start, in one line."""
+    from ..web.theme import checked_settings
+
+    try:
+        checked_settings(config)
+    except ValueError as error:
+        fail(str(error))
 
 
 def _check_collectors(setting: str | None) -> None:

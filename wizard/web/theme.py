@@ -5,7 +5,9 @@ the wizard serves itself, so the CSP's style-src 'self' covers it) and a forced 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, send_file
 from werkzeug.wrappers import Response
@@ -15,17 +17,24 @@ COLOR_SCHEMES = ("auto", "light", "dark")
 bp = Blueprint("theme", __name__)
 
 
-def init_app(app: Flask) -> None:
-    """Check both settings at start, naming the variable; serve the stylesheet if there is one."""
-    scheme = (app.config.get("WIZARD_COLOR_SCHEME") or "auto").lower()
+def checked_settings(config: Mapping[str, Any]) -> tuple[str, str | None]:
+    """WIZARD_COLOR_SCHEME and WIZARD_STYLESHEET as the pages use them (the scheme in lower
+    case, the stylesheet's absolute path); ValueError naming the variable. `serve` checks them
+    before it starts workers, so a wrong one is one line, not a traceback per worker."""
+    scheme = (config.get("WIZARD_COLOR_SCHEME") or "auto").lower()
     if scheme not in COLOR_SCHEMES:
         raise ValueError(
             f"WIZARD_COLOR_SCHEME must be one of {', '.join(COLOR_SCHEMES)}, got {scheme!r}"
         )
+    stylesheet = config.get("WIZARD_STYLESHEET")
+    return scheme, str(_readable_stylesheet(stylesheet)) if stylesheet else None
+
+
+def init_app(app: Flask) -> None:
+    """Check both settings at start, naming the variable; serve the stylesheet if there is one."""
+    scheme, stylesheet = checked_settings(app.config)
     app.config["WIZARD_COLOR_SCHEME"] = scheme
-    stylesheet = app.config.get("WIZARD_STYLESHEET")
-    if stylesheet:
-        app.config["WIZARD_STYLESHEET"] = str(_readable_stylesheet(stylesheet))
+    app.config["WIZARD_STYLESHEET"] = stylesheet
     app.register_blueprint(bp)
     app.context_processor(
         lambda: {
