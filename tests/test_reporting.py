@@ -312,6 +312,8 @@ def test_a_failed_round_is_retried_with_backoff_and_survives_a_restart(make_app,
     assert first.tick().state == "failing"
     [row] = rounds(app)
     assert row.attempts == 1 and row.next_attempt_at > clock.now + timedelta(seconds=29)
+    said = datetime.fromisoformat(status(app.test_client())["reporting"]["next_at"])
+    assert said == row.next_attempt_at, "the status says when it is tried again"
     clock.advance(seconds=5)
     assert first.tick().sent is None and rounds(app)[0].attempts == 1, "not before its time"
     endpoint.mode = "ok"
@@ -325,6 +327,28 @@ def test_a_failed_round_is_retried_with_backoff_and_survives_a_restart(make_app,
     assert (row.attempts, row.last_error) == (2, None) and row.sent_at is not None
     assert len(endpoint.metrics[LICENSE_ID]) == 1
     assert status(app.test_client())["reporting"]["state"] == "ok"
+
+
+def test_rounds_that_did_not_get_through_follow_the_way_chosen_now(make_app, fake_replicated):
+    """Direct, then offline (an air gap after all): the rounds that never left are in the usage
+    file; back to direct, the file's rounds stay for the file, new ones are sent."""
+    endpoint = fake_replicated(licenses=[LICENSE_ID], mode="error")
+    app = make_app()
+    identify(app, endpoint=endpoint.url)
+    clock = Clock()
+    Reporter(app, collectors(seats_used=lambda: 7), clock=clock).tick()
+    offline = make_app(WIZARD_REPORTING="offline")
+    clock.advance(minutes=5)
+    assert Reporter(offline, collectors(), clock=clock).tick().state == "offline"
+    usage = offline.test_client().get("/api/v1/usage", headers=BEARER).json
+    assert [event["data"]["seats_used"] for event in usage["events"]] == [7]
+    assert status(offline.test_client())["reporting"]["next_at"] is not None
+    endpoint.mode = "ok"
+    clock.advance(hours=5)
+    outcome = Reporter(make_app(), collectors(seats_used=lambda: 8), clock=clock).tick()
+    assert outcome.sent == [outcome.collected], "only the new round is sent"
+    assert [event["data"]["seats_used"] for event in usage["events"]] == [7]
+    assert len(endpoint.metrics[LICENSE_ID]) == 1
 
 
 def test_five_days_without_getting_through_warn_the_admin(make_app, fake_replicated):

@@ -205,6 +205,7 @@ class Reporter:
     def _round(
         self, plan: Plan, identity: Any, summary: Any, now: datetime, force: bool
     ) -> Outcome:
+        store.follow_mode(plan.mode, now)
         last = store.last_collected()
         outcome = Outcome(plan.mode)
         if force or last is None or last <= now - timedelta(seconds=self.interval):
@@ -219,9 +220,11 @@ class Reporter:
             self._send_due(plan, now, outcome)
         dropped = store.prune(now)
         state = "offline" if plan.mode == "offline" else ("failing" if outcome.failed else None)
+        next_at = last + timedelta(seconds=self.interval)
+        retry = store.next_retry(plan.mode) if plan.mode != "offline" else None
         values: dict[str, Any] = {
             "mode": plan.mode,
-            "next_at": last + timedelta(seconds=self.interval),
+            "next_at": min(next_at, retry) if retry else next_at,
             "updated_at": now,
             "dropped": dropped,
         }

@@ -126,6 +126,28 @@ def due_rounds(mode: str, now: datetime, limit: int = 20) -> list[Due]:
     ]
 
 
+def follow_mode(mode: str, now: datetime) -> int:
+    """Rounds that did not get through take the way this installation reports now: kept for
+    the usage file once offline, due at once through the SDK or direct. Rounds kept for the
+    usage file stay there (the admin may have carried them out already). Return how many."""
+    statement = (
+        ROUNDS.update()
+        .where(ROUNDS.c.sent_at.is_(None), ROUNDS.c.mode != mode, ROUNDS.c.mode != "offline")
+        .values(mode=mode, next_attempt_at=None if mode == "offline" else now)
+    )
+    with db.engine.begin() as connection:
+        return int(connection.execute(statement).rowcount or 0)
+
+
+def next_retry(mode: str) -> datetime | None:
+    """When the next unsent round of this mode is tried again (None: none waits)."""
+    statement = sa.select(sa.func.min(ROUNDS.c.next_attempt_at)).where(
+        ROUNDS.c.mode == mode, ROUNDS.c.sent_at.is_(None)
+    )
+    with db.engine.connect() as connection:
+        return utc_from_db(connection.execute(statement).scalar_one_or_none())
+
+
 def _update_round(round_id: int, **values: Any) -> None:
     with db.engine.begin() as connection:
         connection.execute(ROUNDS.update().where(ROUNDS.c.id == round_id).values(**values))
