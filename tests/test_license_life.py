@@ -328,10 +328,35 @@ def test_the_sdks_application_is_the_expected_one_when_none_is_set(make_app, fak
     after = Wizard(client).upload((FIXTURES / "other-app.yaml").read_bytes())
     assert "for the application cluster-admin, not my-app" in after.text
     body = client.get("/api/v1/status", headers=BEARER).json
-    assert body["expected_app"] == {"app_slug": "my-app", "from": "the Replicated SDK"}
+    assert body["expected_app"] == {
+        "app_slug": "my-app",
+        "from": "the Replicated SDK",
+        "saved_license_mismatch": None,
+    }
     assert "Licenses are accepted for my-app only (the Replicated SDK)" in words(
         client.get("/status")
     )
+
+
+def test_a_saved_license_of_another_application_is_flagged_once_one_is_pinned(
+    make_app, wizard, runner
+):
+    """Saved before the pin: the status page, the JSON and the CLI say so and what to do."""
+    wizard.upload((FIXTURES / "valid-v1beta2.yaml").read_bytes())
+    wizard.details(customer_id="c", instance_id=INSTANCE)
+    wizard.save()
+    pinned = make_app(WIZARD_EXPECTED_APP_SLUG="my-app")
+    client = pinned.test_client()
+    AdminActions(client).unlock()
+    said = (
+        "The saved license is for the application slackernews-mackerel, not my-app "
+        "(WIZARD_EXPECTED_APP_SLUG). Upload the license issued for my-app."
+    )
+    assert said in words(client.get("/status"))
+    body = client.get("/api/v1/status", headers=BEARER).json
+    assert body["expected_app"]["saved_license_mismatch"] == said
+    result = runner("status", env={"WIZARD_EXPECTED_APP_SLUG": "my-app"})
+    assert f"Wrong application: {said}" in result.output
 
 
 def test_without_a_setting_or_an_sdk_the_status_says_any_application_is_accepted(app, wizard):

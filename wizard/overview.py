@@ -29,16 +29,29 @@ def status_body(admin: bool) -> dict[str, Any]:
         body["license"]["expires_in_days"] = expires_in_days(summary.expires_at, now)
     body["newer_license"] = newer_license(reporting.identity, summary, reporting.watch, config)
     body["identity_mismatch"] = reporting.mismatch(config)
-    body["expected_app"] = expected_app(config, reporting.watch)
+    body["expected_app"] = expected_app(config, reporting.watch, summary)
     return body
 
 
-def expected_app(config: Any, watch: Any) -> dict[str, Any]:
+def expected_app(config: Any, watch: Any, summary: Any = None) -> dict[str, Any]:
     """Which application's licenses this installation accepts, and who says so: the setting,
-    the Replicated SDK in the cluster, or nobody (then any application's)."""
+    the Replicated SDK in the cluster, or nobody (then any application's); and, when the saved
+    license is another application's (saved before the pin), what to do, in words."""
     if config.get("WIZARD_EXPECTED_APP_SLUG"):
-        return {"app_slug": config["WIZARD_EXPECTED_APP_SLUG"], "from": "WIZARD_EXPECTED_APP_SLUG"}
-    sdk = watch.sdk_license if config.get("WIZARD_REPLICATED_SDK_URL") else None
-    if sdk and sdk.get("app_slug"):
-        return {"app_slug": sdk["app_slug"], "from": "the Replicated SDK"}
-    return {"app_slug": None, "from": None}
+        expected = {
+            "app_slug": config["WIZARD_EXPECTED_APP_SLUG"],
+            "from": "WIZARD_EXPECTED_APP_SLUG",
+        }
+    else:
+        sdk = watch.sdk_license if config.get("WIZARD_REPLICATED_SDK_URL") else None
+        if not (sdk and sdk.get("app_slug")):
+            return {"app_slug": None, "from": None, "saved_license_mismatch": None}
+        expected = {"app_slug": sdk["app_slug"], "from": "the Replicated SDK"}
+    saved = getattr(summary, "app_slug", None)
+    expected["saved_license_mismatch"] = (
+        f"The saved license is for the application {saved}, not {expected['app_slug']} "
+        f"({expected['from']}). Upload the license issued for {expected['app_slug']}."
+        if saved and saved != expected["app_slug"]
+        else None
+    )
+    return expected

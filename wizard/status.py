@@ -54,7 +54,7 @@ def page() -> str:
         newer=newer_license(identity, summary, reporting.watch, config),
         mismatch=mismatch,
         mismatch_words=mismatch_words(mismatch) if mismatch else None,
-        expected_app=expected_app(config, reporting.watch),
+        expected_app=expected_app(config, reporting.watch, summary),
         summary=summary,
         usage=usage(
             summary.entitlements if summary else None, (report["last_sent"] or {}).get("data")

@@ -114,7 +114,10 @@ def _license_life_lines(body: dict[str, Any]) -> list[str]:
         )
     if body.get("identity_mismatch"):
         lines.append(f"Copied identity? {mismatch_words(body['identity_mismatch'])}")
-    if body["has_customer_info"] and not (body.get("expected_app") or {}).get("app_slug"):
+    expected = body.get("expected_app") or {}
+    if expected.get("saved_license_mismatch"):
+        lines.append(f"Wrong application: {expected['saved_license_mismatch']}")
+    if body["has_customer_info"] and not expected.get("app_slug"):
         lines.append(
             "Licenses of any application are accepted: set WIZARD_EXPECTED_APP_SLUG to pin yours."
         )
