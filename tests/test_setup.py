@@ -191,7 +191,7 @@ def test_too_large_returns_to_its_step_with_the_limit_stated(make_app, step, fie
     client = small.test_client()
     AdminActions(client).unlock()
     page = send(Wizard(client))
-    assert page.status_code == 413
+    assert page.history[0].status_code == 303, "through a redirect: a reload sends nothing"
     assert page.request.path == f"/setup/{step}"
     assert f"{field} is larger than 4 KiB, the most this wizard accepts" in page.text
     assert 'class="error-summary"' in page.text and 'name="csrf_token"' in page.text

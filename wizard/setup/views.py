@@ -94,8 +94,9 @@ def start_again(error: StartAgain) -> Response:
 
 
 @bp.errorhandler(RequestEntityTooLarge)
-def too_large(error: RequestEntityTooLarge) -> Page | RequestEntityTooLarge:
-    """A file or text over the limit: back to its step, with the limit and the field named."""
+def too_large(error: RequestEntityTooLarge) -> Response | Page | RequestEntityTooLarge:
+    """A file or text over the limit: back to its step through a redirect (a reload sends
+    nothing again), with the limit and the field named."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     form: UploadForm | PasteForm
     if request.endpoint == "setup.upload":
@@ -109,6 +110,8 @@ def too_large(error: RequestEntityTooLarge) -> Page | RequestEntityTooLarge:
         f"(WIZARD_MAX_UPLOAD_BYTES). A license {noun} is a few KB, a little over 1 MiB with a "
         "large CA bundle: check that it is the license."
     ]
+    if require_admin() is None:  # only the admin's browser keeps anything
+        return _refused(request.endpoint.removeprefix("setup."), form)
     template = "setup/upload.html" if noun == "file" else "setup/paste.html"
     return render_template(template, form=form, max_bytes=limit), 413
 
