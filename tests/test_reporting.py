@@ -435,6 +435,8 @@ def test_report_dry_run_prints_exactly_what_would_be_sent_and_sends_nothing(
     human = runner("report", "--dry-run")
     assert f"POST {endpoint.url}/application/custom-metrics" in human.output
     assert endpoint.received == [] and rounds(app) == [], "nothing sent, nothing written"
+    kept = runner("report", "--dry-run", env={"WIZARD_REPORTING": "offline"})
+    assert f'"license_id": "…{LICENSE_ID[-4:]}"' in kept.output, "the hint, as the pages write it"
 
 
 def test_report_sends_one_round_now_for_a_cron_job(make_app, runner, fake_sdk):
@@ -553,3 +555,16 @@ def test_two_servers_of_two_workers_on_one_database_send_each_round_once(
     assert len(posts) == len(sent), "each round sent once, by whichever worker held the lease"
     assert all(write[2]["data"]["seats_used"] == 42 for write in posts)
     assert "collectors: seats_used" in servers[0].log()
+
+
+def test_status_says_offline_once_and_not_what_another_mode_did(make_app, runner):
+    app = make_app(WIZARD_REPORTING="offline")
+    identify(app, endpoint="https://replicated.app")
+    Reporter(app, collectors()).tick()
+    result = runner("status", env={"WIZARD_REPORTING": "offline"})
+    assert "Reporting: offline: kept here for the air-gapped usage file; last kept" in result.output
+    assert "offline, offline" not in result.output
+    # The same database, read with settings that report direct: the offline rounds were
+    # another mode's; the next goes direct.
+    result = runner("status")
+    assert "Reporting: waiting, direct to https://replicated.app" in result.output

@@ -548,3 +548,20 @@ def test_a_utf16_file_of_two_licenses_offers_both(wizard):
     assert "Test Customer" in page.text and "Geeglo" in page.text
     details = wizard.choose(2)
     assert "The license is valid" in details.text and "Geeglo" in details.text
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("one\ntwo\nthree", None),  # a few lines: shown as they are
+        ("x" * 201, ("x" * 80, "201 characters")),
+        ("a\x0bb\x0cc\nd\ne\nf", ("a", "6 lines, 11 bytes in all")),  # Python's line breaks
+        (" " * 300, ("(white space)", "300 characters")),
+        (5, None),
+    ],
+    ids=["three lines", "one long line", "vertical tab and form feed", "blank", "a number"],
+)
+def test_which_text_is_shown_in_brief(value, shown):
+    from wizard.web.filters import long_text
+
+    assert long_text(value) == shown

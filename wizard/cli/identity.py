@@ -80,11 +80,13 @@ def _status_lines(body: dict[str, Any]) -> list[str]:
             + f" (since {when(_moment(body['updated_at']))})"
         ]
     reporting = body["reporting"]
-    line = f"Reporting: {reporting['state'].replace('_', ' ')}"
-    if reporting.get("where"):
-        line += f", {reporting['where']}"
+    state, where = reporting["state"].replace("_", " "), reporting.get("where")
+    line = f"Reporting: {where}" if state == "offline" and where else f"Reporting: {state}"
+    if where and state != "offline":
+        line += f", {where}"
     if reporting.get("last_success_at"):
-        line += f"; last report {when(_moment(reporting['last_success_at']))}"
+        done = "last kept" if state == "offline" else "last report"
+        line += f"; {done} {when(_moment(reporting['last_success_at']))}"
     lines.append(line)
     if reporting.get("state") == "failing" and reporting.get("last_error"):
         lines.append(f"  Last attempt failed: {reporting['last_error']}")

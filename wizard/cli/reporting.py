@@ -88,7 +88,10 @@ def _outcome_lines(body: dict[str, Any]) -> list[str]:
     data, skipped = sent.get("data", {}), sent.get("skipped", [])
     verb = "Kept for the usage file" if body["state"] == "offline" else "Sent"
     lines = [f"{verb}: one report, {sent.get('where', '')}, with {len(data)} metrics:"]
-    lines += [f"  {name} = {json.dumps(value)}" for name, value in sorted(data.items())]
+    lines += [
+        f"  {name} = {json.dumps(value, ensure_ascii=False)}"
+        for name, value in sorted(data.items())
+    ]
     lines += [f"  left out: {item['name']} {item['reason']}" for item in skipped]
     return lines
 
@@ -101,10 +104,10 @@ def _dry_run_lines(body: dict[str, Any]) -> list[str]:
     for request in body["requests"]:
         lines.append(f"{request['method']} {request['url']}")
         lines += [f"  {name}: {value}" for name, value in request["headers"].items()]
-        lines.append(f"  {json.dumps(request['body'], sort_keys=True)}")
+        lines.append(f"  {json.dumps(request['body'], sort_keys=True, ensure_ascii=False)}")
     if "kept" in body:
         lines.append("Would keep, for the usage file:")
-        lines.append(f"  {json.dumps(body['kept'], sort_keys=True)}")
+        lines.append(f"  {json.dumps(body['kept'], sort_keys=True, ensure_ascii=False)}")
     lines += [f"Left out: {item['name']} {item['reason']}" for item in body["skipped"]]
     return lines
 

@@ -135,6 +135,8 @@ def reporting_json(
         return {"state": state}
     row = status.state
     plan = plan_for(config, summary)
+    if state in ("ok", "failing", "offline") and row.mode and row.mode != plan.mode:
+        state = "waiting"  # the last rounds went another way: the next one goes this way
     return {
         "mode": plan.mode,
         "where": plan.way.where if plan.way else None,

@@ -29,20 +29,25 @@ def entitlement_value(value: object) -> object:
     return value
 
 
-LONG_TEXT = 200  # characters: longer text, or text of several lines, is shown in brief
+LONG_TEXT = 200  # characters: longer text, or text of more lines, is shown in brief
+LONG_LINES = 5
 
 
 def long_text(value: object) -> tuple[str, str] | None:
     """A long text entitlement (a CA bundle, a key) in brief, so a page stays a page: its first
     line, cut at 80 characters, and what the rest is (`1,200 lines, 646 KiB in all`); None for
-    anything short. The whole value is in the JSON status and the saved identity."""
-    if not isinstance(value, str) or (len(value) <= LONG_TEXT and "\n" not in value.strip()):
+    anything short, a few lines included. The whole value is in the JSON status."""
+    if not isinstance(value, str):
         return None
-    first = value.strip().splitlines()[0] if value.strip() else ""
-    lines = value.strip().count("\n") + 1
+    lines = value.strip().splitlines()
+    if len(value) <= LONG_TEXT and len(lines) <= LONG_LINES:
+        return None
+    first = lines[0] if lines else "(white space)"
     size = len(value.encode())
     amount = f"{size / 1024:,.0f} KiB" if size >= 10_240 else f"{size:,} bytes"
-    rest = f"{lines:,} lines, {amount} in all" if lines > 1 else f"{len(value):,} characters"
+    rest = (
+        f"{len(lines):,} lines, {amount} in all" if len(lines) > 1 else f"{len(value):,} characters"
+    )
     return first[:80], rest
 
 
