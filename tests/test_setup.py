@@ -565,3 +565,21 @@ def test_which_text_is_shown_in_brief(value, shown):
     from wizard.web.filters import long_text
 
     assert long_text(value) == shown
+
+
+def test_the_review_says_what_saving_starts(make_app, app, wizard):
+    wizard.upload(fixture("valid-v1beta1.yaml"))
+    review = wizard.details(customer_id="acme", instance_id="instance-1")
+    assert (
+        "Once saved, this installation reports to Replicated direct to https://replicated.app "
+        "with the license ID as its credential." in html.unescape(review.text)
+    )
+    offline = make_app(WIZARD_REPORTING="offline").test_client()
+    AdminActions(offline).unlock()
+    Wizard(offline).manual()
+    review = Wizard(offline).details(customer_id="acme", instance_id="instance-1")
+    assert "nothing leaves this installation" in review.text
+    quiet = make_app(WIZARD_REPORTING="off").test_client()
+    AdminActions(quiet).unlock()
+    Wizard(quiet).manual()
+    assert "Once saved" not in Wizard(quiet).details(customer_id="a", instance_id="i").text

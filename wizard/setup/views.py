@@ -522,6 +522,30 @@ def review() -> Response | Page:
         change=change,
         up_to_date=_up_to_date(change, current, after),
         expected_app=expected_app(current_app.config, read_watch()),
+        reports=_reports_after_saving(
+            lic or (summary if current and after["license_id"] == current.license_id else None)
+        ),
+    )
+
+
+def _reports_after_saving(summary: Any) -> str | None:
+    """What saving starts, in words: how this installation will report to Replicated with
+    the identity (None when reporting is off)."""
+    from ..reporting.rounds import plan_for
+
+    plan = plan_for(current_app.config, summary)
+    if plan.mode == "off":
+        return None
+    if plan.mode == "offline":
+        return (
+            "Once saved, a report is kept here for the air-gapped usage file at each round; "
+            "nothing leaves this installation."
+        )
+    where = plan.way.where if plan.way else "nowhere yet: " + (plan.problem or "")
+    credential = " with the license ID as its credential" if plan.mode == "direct" else ""
+    return (
+        f"Once saved, this installation reports to Replicated {where}{credential}. The status "
+        "page shows every value that is sent."
     )
 
 
