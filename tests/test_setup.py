@@ -571,7 +571,7 @@ def test_the_review_says_what_saving_starts(make_app, app, wizard):
     wizard.upload(fixture("valid-v1beta1.yaml"))
     review = wizard.details(customer_id="acme", instance_id="instance-1")
     assert (
-        "Once saved, this installation reports to Replicated direct to https://replicated.app "
+        "Once saved, this installation reports to Replicated: direct to https://replicated.app, "
         "with the license ID as its credential." in html.unescape(review.text)
     )
     offline = make_app(WIZARD_REPORTING="offline").test_client()

@@ -542,9 +542,9 @@ def _reports_after_saving(summary: Any) -> str | None:
             "nothing leaves this installation."
         )
     where = plan.way.where if plan.way else "nowhere yet: " + (plan.problem or "")
-    credential = " with the license ID as its credential" if plan.mode == "direct" else ""
+    credential = ", with the license ID as its credential" if plan.mode == "direct" else ""
     return (
-        f"Once saved, this installation reports to Replicated {where}{credential}. The status "
+        f"Once saved, this installation reports to Replicated: {where}{credential}. The status "
         "page shows every value that is sent."
     )
 
