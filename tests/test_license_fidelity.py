@@ -537,6 +537,19 @@ def test_signature_json_keys_of_any_case_are_read_as_go_reads_them(keys, part, n
     assert verdict.valid, verdict.message
 
 
+def test_the_dotless_i_is_no_i_to_go(keys):
+    """GJ fold.go: unicode.SimpleFold of the dotless i (U+0131) is itself; Python's upper()
+    of it is I. Another license's data under `licenseData` spelt with it is an unknown key to
+    Go, so this license's data is read."""
+
+    def with_a_stranger(outer):
+        outer["l\u0131censeData"] = base64.b64encode(b'{"kind": "License"}').decode()
+        return outer
+
+    verdict = dressed(keys, dress={"outer": with_a_stranger})
+    assert verdict.valid, verdict.message
+
+
 def test_of_two_keys_for_one_field_the_last_wins(keys):
     """A damaged licenseData first, the right one last under another case: Go reads the last."""
 
@@ -670,6 +683,46 @@ def test_text_before_the_first_pem_block_is_skipped(keys):
     private = _other_app_key()
     verdict = dressed(keys, signer=(private, "a comment\n" + app_pem(private)))
     assert verdict.valid, verdict.message
+
+
+PEM_AS_GO_READS_IT = [
+    # (how the PEM text is written, whether Go's pem.Decode finds the key)
+    (lambda pem: pem, True),
+    (lambda pem: pem.replace("-----\n", "-----\r\n", 1), True),
+    (lambda pem: pem.replace("-----\n", "----- \t\n", 1), True),
+    (lambda pem: "Proc-Type: x\n" + pem, True),  # text before the BEGIN line
+    (lambda pem: pem.replace("-----\n", "-----\nProc-Type: 4\nDEK-Info: x\n\n", 1), True),
+    (lambda pem: "-----BEGIN X-----\nAAAA\n-----END Y-----\n" + pem, True),  # starts again
+    (lambda pem: pem.replace("-----END PUBLIC KEY-----", "-----END PUBLIC KEY-----junk"), False),
+    (lambda pem: pem.replace("-----\n", "-----\r\r\n", 1), False),
+    (lambda pem: pem.replace("\n", "\na: b\n", 3).replace("\na: b\n", "\n", 2), False),
+    (lambda pem: pem.replace("\n", "\n\f", 2).replace("\n\f", "\n", 1), False),
+]
+
+
+@pytest.mark.parametrize(
+    ("written", "found"),
+    PEM_AS_GO_READS_IT,
+    ids=[
+        "as written",
+        "CRLF",
+        "spaces after BEGIN",
+        "text before",
+        "headers",
+        "a rejected block first",
+        "junk after END",
+        "two CRs",
+        "a header mid-body",
+        "a form feed",
+    ],
+)
+def test_the_application_key_is_found_as_pem_decode_finds_it(keys, written, found):
+    """PEM pem.go:Decode and getLine: one CR and trailing blanks end a line; headers only
+    right after BEGIN; the END line names the type and ends there; the body is base64 (CR and
+    LF skipped, spaces and tabs removed), anything else rejects the block."""
+    private = _other_app_key()
+    verdict = dressed(keys, signer=(private, written(app_pem(private))))
+    assert verdict.valid is found, verdict.message
 
 
 def test_a_signature_shorter_than_the_key_is_refused(keys):

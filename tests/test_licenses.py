@@ -304,6 +304,15 @@ def _outer_with_public_key(pem):
 HOSTILE_SIGNATURES = {
     # One regular expression rescanned the text from every BEGIN line without an END.
     "20,000 BEGIN lines": _outer_with_public_key("-----BEGIN A-----\n" * 20_000).encode(),
+    # ... and then one END: each BEGIN decoded the rest of the text again.
+    "20,000 BEGIN lines and an END": _outer_with_public_key(
+        "-----BEGIN X-----\n" * 20_000 + "-----END X-----\n"
+    ).encode(),
+    "BEGIN lines that are headers too": _outer_with_public_key(
+        "-----BEGIN A: B-----\n" * 20_000 + "-----END A: B-----\n"
+    ).encode(),
+    # A lone surrogate made the wizard walk a deep document by recursion.
+    "deep nesting and a lone surrogate": b"[" * 700 + b'"\\ud800"' + b"]" * 700,
     # Every key of the signature's JSON was folded and cached for good.
     "100,000 keys": lambda seed: json.dumps(
         {f"{seed}{n:x}": 0 for n in range(100_000)}, separators=",:"

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -312,3 +313,21 @@ def test_a_wrong_theme_setting_stops_serve_in_one_line(env, tmp_path, name, valu
     assert result.returncode == 1
     assert said in result.stderr
     assert "Traceback" not in result.stderr and "serving on" not in result.stderr
+
+
+def test_refused_files_under_serve_are_answers_not_tracebacks(env, start_server):
+    """Files are verified in the gevent hub's thread pool: a refusal or a choice to make is
+    the answer, never a traceback in the log."""
+    server = start_server(env, workers=1).wait_ready()
+    two = fixture("valid-v1beta1.yaml") + b"\n---\n" + fixture("valid-v1beta2.yaml")
+    for body in (b"just: text\n", two, b"[" * 700 + b"]" * 700):
+        request = urllib.request.Request(
+            f"{server.url}/api/v1/license?instance_id=i-1&customer_id=c-1",
+            data=body,
+            headers={**BEARER, "Content-Type": "application/yaml"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code in (409, 422), refused.value.read()[:200]
+    assert Browser(server.url).get("/healthz").status == 200
+    assert "Traceback" not in server.log()

@@ -72,28 +72,34 @@ def loads(raw: bytes | str) -> Any:
         raise GoJsonError(error.msg) from None
     except ValueError:  # a number of more digits than Python converts (sys.int_info)
         raise GoJsonError("it holds a number too long to read") from None
-    return _without_surrogates(value) if _ESCAPED_SURROGATE.search(text) else value
+    if not _ESCAPED_SURROGATE.search(text):
+        return value
+    try:
+        return _without_surrogates(value)
+    except RecursionError:
+        raise GoJsonError("it is nested too deeply") from None
 
 
 def fold(name: str) -> str:
-    """Go's foldName: each letter as the smallest of its case orbit (k, K and the Kelvin sign
-    all fold to K; s, S and the long s to S), so that fold(a) == fold(b) iff EqualFold(a, b).
-    Nothing is cached per name: the keys come from the file."""
+    """Go's foldName: one letter for each case orbit of unicode.SimpleFold (k, K and the Kelvin
+    sign; s, S and the long s; but the dotless i, U+0131, alone), so that fold(a) == fold(b) iff
+    EqualFold(a, b). Nothing is cached per name: the keys come from the file."""
     if name.isascii():
-        return name.upper()
+        return name.lower()
     return "".join(_fold_rune(char) for char in name)
 
 
 @functools.lru_cache(maxsize=4096)
 def _fold_rune(char: str) -> str:
-    orbit, todo = {char}, [char]
-    while todo:
-        current = todo.pop()
-        for cased in (current.lower(), current.upper()):
-            if len(cased) == 1 and cased not in orbit:
-                orbit.add(cased)
-                todo.append(cased)
-    return min(orbit)
+    """The simple case folding of one character (Unicode CaseFolding.txt, statuses C and S),
+    which is what SimpleFold's orbits share: Python's casefold where it gives one character,
+    else the lower case where that folds no further (ẞ and ß), else the character itself
+    (İ, the ligatures)."""
+    folded = char.casefold()
+    if len(folded) == 1:
+        return folded
+    lower = char.lower()
+    return lower if len(lower) == 1 else char
 
 
 def pairs_of(mapping: dict[str, Any]) -> Iterable[tuple[str, Any]]:

@@ -83,7 +83,16 @@ def off_the_event_loop(work: Callable[[], T]) -> T:
         return work()
     import gevent
 
-    return cast(T, gevent.get_hub().threadpool.apply(work))
+    def caught() -> tuple[bool, Any]:
+        try:
+            return True, work()
+        except Exception as error:  # a refusal or a choice: raised here, not logged there
+            return False, error
+
+    done, value = gevent.get_hub().threadpool.apply(caught)
+    if not done:
+        raise value
+    return cast(T, value)
 
 
 def verify_license(

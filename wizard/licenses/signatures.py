@@ -147,33 +147,83 @@ def _trusted_signer(key_signature: bytes, app_key_pem: str, keys: Any, algorithm
     )
 
 
-_BEGIN = re.compile(r"-----BEGIN ([^\n]*)-----[ \t\r]*\n")
-_END = re.compile(r"\n-----END ")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/= \t\r\n]")
+
+
+def _go_line(text: str, start: int) -> tuple[str, int]:
+    """Go pem.go getLine: the line at `start` without its newline, one \r before it and
+    trailing spaces and tabs; and where the next line starts."""
+    newline = text.find("\n", start)
+    if newline < 0:
+        return text[start:].rstrip(" \t"), len(text)
+    stop = newline - 1 if newline > start and text[newline - 1] == "\r" else newline
+    return text[start:stop].rstrip(" \t"), newline + 1
+
+
+class _Pem:
+    """A text prepared for Go's pem.Decode in linear time: where its lines start, which are
+    header lines (`key: value`), where each END line and each character that is no base64
+    stands, so that no block is ever searched or decoded twice."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        lines = [_go_line(text, start)[0] for start in self.starts]
+        # The first line at or after each one that is not a header (len: none).
+        self.body_from = [len(lines)] * (len(lines) + 1)
+        for index in range(len(lines) - 1, -1, -1):
+            self.body_from[index] = self.body_from[index + 1] if ":" in lines[index] else index
+        self.lines = lines
+        self.ends = [m.start() for m in re.finditer("\n-----END ", text)]
+        self.bad = [m.start() for m in _NOT_BASE64.finditer(text)]
+
+    def block(self, index: int) -> tuple[bytes | None, int]:
+        """The block whose BEGIN line is line `index`: its bytes (None if Go rejects it), and
+        the line Go starts again from (after the headers it consumed)."""
+        type_line = self.lines[index][len("-----BEGIN ") : -len("-----")]
+        body_line = self.body_from[index + 1]
+        if body_line >= len(self.lines) or self.starts[body_line] >= len(self.text):
+            return None, -1  # the text ends in the headers: no block at all
+        rest = self.starts[body_line]
+        if body_line == index + 1 and self.text.startswith("-----END ", rest):
+            end, trailer = rest, rest + len("-----END ")
+        else:
+            found = bisect.bisect_left(self.ends, rest)
+            if found == len(self.ends):
+                return None, -1  # no END after it, nor after any later BEGIN
+            end, trailer = self.ends[found], self.ends[found] + len("\n-----END ")
+        closing = type_line + "-----"
+        line, _ = _go_line(self.text, trailer)
+        if line != closing:
+            return None, body_line
+        bad = bisect.bisect_left(self.bad, rest)
+        if bad < len(self.bad) and self.bad[bad] < end:
+            return None, body_line  # a character Go's base64 refuses (a later BEGIN line)
+        body = re.sub(r"[ \t\r\n]", "", self.text[rest:end])
+        try:
+            return base64.b64decode(body, validate=True), body_line
+        except (binascii.Error, ValueError):
+            return None, body_line
 
 
 def _first_pem_block(pem: str) -> bytes | None:
     """The bytes of the first PEM block, as Go's pem.Decode finds it (its type not checked):
-    a BEGIN line at the start of a line, and the first END line after it, which must name the
-    same type (else Go starts again after that BEGIN). Each END is found by bisection, so a
-    text of many BEGIN lines costs linear time."""
-    ends = [match.start() for match in _END.finditer(pem)]
-    position = 0
-    while (begin := _BEGIN.search(pem, position)) is not None:
-        position = begin.end()
-        if begin.start() and pem[begin.start() - 1] != "\n":
-            continue
-        index = bisect.bisect_left(ends, begin.end() - 1)
-        if index == len(ends):
-            return None  # no END line after it, so none after any later BEGIN
-        end = ends[index]
-        if not pem.startswith(f"{begin.group(1)}-----", end + len("\n-----END ")):
-            continue
-        body = pem[begin.end() : end]
-        lines = "".join(line for line in body.splitlines() if ":" not in line)  # headers
-        try:
-            return base64.b64decode(re.sub(r"[ \t\r]", "", lines), validate=True)
-        except (binascii.Error, ValueError):
-            continue
+    a `-----BEGIN T-----` line, headers, a body of base64, and the first `-----END ` line after
+    it, which must name T and end there; a block Go rejects makes it start again after that
+    block's headers. Linear time, however many BEGIN lines the text has."""
+    prepared = _Pem(pem)
+    index = 0
+    while index < len(prepared.lines):
+        line = prepared.lines[index]
+        if line.startswith("-----BEGIN ") and line.endswith("-----") and len(line) >= 16:
+            data, again = prepared.block(index)
+            if data is not None:
+                return data
+            if again < 0:
+                return None
+            index = max(again, index + 1)
+        else:
+            index += 1
     return None
 
 
