@@ -109,3 +109,12 @@ def test_static_files_are_gzipped_and_pages_never_are(make_app):
     assert cached.status_code == 304
     for path in ("/setup/unlock", "/status", "/api/v1/status"):
         assert "Content-Encoding" not in client.get(path, headers=gzip_ok).headers, path
+
+
+def test_a_stylesheet_removed_after_the_start_is_a_404_not_a_500(make_app, console_css):
+    app = make_app(WIZARD_STYLESHEET=str(console_css))
+    console_css.unlink()
+    response = app.test_client().get("/theme.css")
+    assert response.status_code == 404
+    assert "WIZARD_STYLESHEET cannot be read now" in response.text
+    assert app.test_client().get("/status").status_code == 200

@@ -59,4 +59,9 @@ def stylesheet() -> Response:
     path = current_app.config.get("WIZARD_STYLESHEET")
     if not path:
         return Response("No WIZARD_STYLESHEET is set.\n", 404, mimetype="text/plain")
-    return send_file(path, mimetype="text/css", conditional=True, max_age=0)
+    try:
+        return send_file(path, mimetype="text/css", conditional=True, max_age=0)
+    except OSError:
+        # Removed or made unreadable since the start: the pages keep the wizard's own look.
+        current_app.logger.warning("WIZARD_STYLESHEET %s cannot be read now", path)
+        return Response("WIZARD_STYLESHEET cannot be read now.\n", 404, mimetype="text/plain")
