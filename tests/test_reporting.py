@@ -338,17 +338,43 @@ def test_rounds_that_did_not_get_through_follow_the_way_chosen_now(make_app, fak
     clock = Clock()
     Reporter(app, collectors(seats_used=lambda: 7), clock=clock).tick()
     offline = make_app(WIZARD_REPORTING="offline")
+    before_any_round = offline.test_client().get("/api/v1/usage", headers=BEARER).json
+    assert [event["data"]["seats_used"] for event in before_any_round["events"]] == [7]
     clock.advance(minutes=5)
     assert Reporter(offline, collectors(), clock=clock).tick().state == "offline"
     usage = offline.test_client().get("/api/v1/usage", headers=BEARER).json
     assert [event["data"]["seats_used"] for event in usage["events"]] == [7]
     assert status(offline.test_client())["reporting"]["next_at"] is not None
     endpoint.mode = "ok"
+    clock.advance(minutes=5)
+    direct = make_app()
+    Reporter(direct, collectors(), clock=clock).tick()
+    said = status(direct.test_client())["reporting"]
+    assert said["state"] == "waiting", "no longer 'kept here' once direct"
     clock.advance(hours=5)
-    outcome = Reporter(make_app(), collectors(seats_used=lambda: 8), clock=clock).tick()
+    outcome = Reporter(direct, collectors(seats_used=lambda: 8), clock=clock).tick()
     assert outcome.sent == [outcome.collected], "only the new round is sent"
     assert [event["data"]["seats_used"] for event in usage["events"]] == [7]
     assert len(endpoint.metrics[LICENSE_ID]) == 1
+
+
+def test_a_setting_put_right_clears_its_failure_at_once(make_app, fake_replicated, fake_sdk):
+    endpoint = fake_replicated(licenses=[SDK_LICENSE_ID])
+    app = make_app()
+    identify(app, endpoint=endpoint.url, **AS_THE_SDK)
+    clock = Clock()
+    assert Reporter(app, collectors(), clock=clock).tick().state == "ok"
+    broken = make_app(WIZARD_REPORTING="sdk")
+    clock.advance(minutes=1)
+    assert Reporter(broken, collectors(), clock=clock).tick().state == "failing"
+    assert (
+        "needs WIZARD_REPLICATED_SDK_URL" in status(broken.test_client())["reporting"]["last_error"]
+    )
+    fixed = make_app(WIZARD_REPORTING="sdk", WIZARD_REPLICATED_SDK_URL=fake_sdk().url)
+    clock.advance(minutes=1)
+    Reporter(fixed, collectors(), clock=clock).tick()
+    said = status(fixed.test_client())["reporting"]
+    assert (said["state"], said["last_error"]) == ("ok", None), "not until the next round"
 
 
 def test_five_days_without_getting_through_warn_the_admin(make_app, fake_replicated):

@@ -61,8 +61,12 @@ def start(app: Flask, collectors: Collectors = REGISTRY, first_delay: float = 5.
 
 def export_usage(app: Flask) -> dict[str, Any]:
     """The reports kept for the air-gapped usage file, as the SDK keeps them:
-    {"events": [{"reported_at", "license_id", "instance_id", "data"}]}."""
+    {"events": [{"reported_at", "license_id", "instance_id", "data"}]}. Once offline, the
+    rounds that never got through another way are in it too, before any round has moved them."""
+    from ..identity import load_summary
+    from .rounds import plan_for
     from .store import kept_reports
 
     with app.app_context():
-        return {"events": [usage_event(report) for report in kept_reports()]}
+        offline = plan_for(app.config, load_summary()).mode == "offline"
+        return {"events": [usage_event(r) for r in kept_reports(all_unsent=offline)]}

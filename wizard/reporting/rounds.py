@@ -205,7 +205,8 @@ class Reporter:
     def _round(
         self, plan: Plan, identity: Any, summary: Any, now: datetime, force: bool
     ) -> Outcome:
-        store.follow_mode(plan.mode, now)
+        if store.follow_mode(plan.mode, now) and plan.mode == "offline":
+            store.update_state(last_success_at=store.last_collected())  # kept, as of then
         last = store.last_collected()
         outcome = Outcome(plan.mode)
         if force or last is None or last <= now - timedelta(seconds=self.interval):
@@ -231,7 +232,9 @@ class Reporter:
         if state:
             values["state"] = state
         elif not outcome.sent:
-            values["state"] = _resumed(store.read_state())
+            values["state"] = _resumed(store.read_state(), waiting=retry is not None)
+            if values["state"] != "failing":
+                values.update(last_error=None, failing_since=None)
         store.update_state(**values)
         outcome.state = state or ("ok" if outcome.sent else plan.mode)
         return outcome
@@ -351,14 +354,17 @@ class Reporter:
             self._thread = None
 
 
-def _resumed(current: Any) -> str:
-    """The state after a pass that sent nothing: what it was, unless it said why nothing could
-    be sent (not identified, paused, off), which no longer holds."""
-    if current is not None and current.state in ("ok", "failing", "offline", "waiting"):
+def _resumed(current: Any, waiting: bool) -> str:
+    """The state, through the SDK or direct, after a pass that sent nothing: what it was,
+    unless it said why nothing could be sent (not identified, paused, off, a setting missing:
+    failing with no round waiting) or that rounds were kept offline, which no longer holds."""
+    if current is not None and current.state in ("ok", "waiting"):
         return str(current.state)
-    if current is not None and current.failing_since:
+    if current is not None and waiting and (current.state == "failing" or current.failing_since):
         return "failing"
-    return "ok" if current is not None and current.last_success_at else "waiting"
+    if current is None or current.state == "offline":
+        return "waiting"  # what was kept offline says nothing of reports getting through
+    return "ok" if current.last_success_at else "waiting"
 
 
 def _last_sent(

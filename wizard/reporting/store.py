@@ -207,11 +207,13 @@ def prune(now: datetime) -> int:
         return len(ids)
 
 
-def kept_reports(mode: str = "offline") -> list[Report]:
-    """Every round kept for the usage file (offline mode), oldest first."""
+def kept_reports(all_unsent: bool = False) -> list[Report]:
+    """Every round kept for the usage file (offline mode), oldest first; with all_unsent, the
+    rounds that did not get through another way too."""
+    kept = ROUNDS.c.sent_at.is_(None)
     statement = (
         sa.select(ROUNDS)
-        .where(ROUNDS.c.mode == mode, ROUNDS.c.sent_at.is_(None))
+        .where(kept if all_unsent else sa.and_(kept, ROUNDS.c.mode == "offline"))
         .order_by(ROUNDS.c.collected_at, ROUNDS.c.id)
     )
     with db.engine.connect() as connection:
