@@ -579,6 +579,21 @@ def test_the_review_says_what_saving_starts(make_app, app, wizard):
     Wizard(offline).manual()
     review = Wizard(offline).details(customer_id="acme", instance_id="instance-1")
     assert "nothing leaves this installation" in review.text
+    nowhere = make_app(WIZARD_REPORTING="sdk").test_client()
+    AdminActions(nowhere).unlock()
+    Wizard(nowhere).manual()
+    review = Wizard(nowhere).details(customer_id="acme", instance_id="instance-1")
+    assert (
+        "Once saved, reports cannot be sent yet: WIZARD_REPORTING=sdk needs "
+        "WIZARD_REPLICATED_SDK_URL." in review.text
+    )
+    plain = make_app(WIZARD_REPLICATED_ENDPOINT="http://vendor.example.com").test_client()
+    AdminActions(plain).unlock()
+    Wizard(plain).manual()
+    review = Wizard(plain).details(customer_id="acme", instance_id="instance-1")
+    assert "reports cannot be sent yet: the endpoint http://vendor.example.com is not HTTPS" in (
+        html.unescape(review.text)
+    )
     quiet = make_app(WIZARD_REPORTING="off").test_client()
     AdminActions(quiet).unlock()
     Wizard(quiet).manual()

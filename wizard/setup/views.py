@@ -9,7 +9,7 @@ never "Confirm Form Resubmission", and an admin sent to unlock comes back to the
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -532,6 +532,7 @@ def _reports_after_saving(summary: Any) -> str | None:
     """What saving starts, in words: how this installation will report to Replicated with
     the identity (None when reporting is off)."""
     from ..reporting.rounds import plan_for
+    from ..reporting.ways import Report
 
     plan = plan_for(current_app.config, summary)
     if plan.mode == "off":
@@ -541,7 +542,13 @@ def _reports_after_saving(summary: Any) -> str | None:
             "Once saved, a report is kept here for the air-gapped usage file at each round; "
             "nothing leaves this installation."
         )
-    where = plan.way.where if plan.way else "nowhere yet: " + (plan.problem or "")
+    problem = plan.problem
+    refusal = getattr(plan.way, "refusal", None)
+    if problem is None and refusal is not None:
+        problem = refusal(Report("", "", "the license id", {}, datetime.now(UTC)))
+    if problem or plan.way is None:
+        return f"Once saved, reports cannot be sent yet: {problem}."
+    where = plan.way.where
     credential = ", with the license ID as its credential" if plan.mode == "direct" else ""
     return (
         f"Once saved, this installation reports to Replicated: {where}{credential}. The status "
