@@ -231,6 +231,14 @@ class Direct:
 
     def refusal(self, report: Report) -> str | None:
         """Why this report must not be sent direct, or None."""
+        problem = self.endpoint_problem()
+        if problem is None and not report.license_id:
+            return "the saved identity has no license id, which Replicated needs to know the report"
+        return problem
+
+    def endpoint_problem(self) -> str | None:
+        """Why nothing can be sent to this endpoint (not http(s); not HTTPS, and not this
+        machine: the license id goes over HTTPS only), or None."""
         parts = urlsplit(self.endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return f"the endpoint {self.endpoint!r} is not an http(s) address"
@@ -239,8 +247,6 @@ class Direct:
                 f"the endpoint {self.endpoint} is not HTTPS: the license id is sent only over "
                 "HTTPS (or to this machine)"
             )
-        if not report.license_id:
-            return "the saved identity has no license id, which Replicated needs to know the report"
         return None
 
     def send(self, report: Report, timeout: float) -> Delivered:

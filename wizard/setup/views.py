@@ -9,7 +9,7 @@ never "Confirm Form Resubmission", and an admin sent to unlock comes back to the
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -532,7 +532,7 @@ def _reports_after_saving(summary: Any) -> str | None:
     """What saving starts, in words: how this installation will report to Replicated with
     the identity (None when reporting is off)."""
     from ..reporting.rounds import plan_for
-    from ..reporting.ways import Report
+    from ..reporting.ways import Direct
 
     plan = plan_for(current_app.config, summary)
     if plan.mode == "off":
@@ -543,9 +543,8 @@ def _reports_after_saving(summary: Any) -> str | None:
             "nothing leaves this installation."
         )
     problem = plan.problem
-    refusal = getattr(plan.way, "refusal", None)
-    if problem is None and refusal is not None:
-        problem = refusal(Report("", "", "the license id", {}, datetime.now(UTC)))
+    if problem is None and isinstance(plan.way, Direct):
+        problem = plan.way.endpoint_problem()
     if problem or plan.way is None:
         return f"Once saved, reports cannot be sent yet: {problem}."
     where = plan.way.where
