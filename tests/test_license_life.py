@@ -203,12 +203,18 @@ def _as_the_sdk(app, sequence=4):
         )
 
 
-def test_a_newer_license_the_sdk_holds_is_found_in_the_background_and_reviewed(make_app, fake_sdk):
-    sdk = fake_sdk("newer")
-    app = make_app(WIZARD_REPLICATED_SDK_URL=sdk.url, WIZARD_REPORTING="off")
+def _admin_beside_the_sdk(make_app, sdk, **settings):
+    """The app beside the fake SDK, with the identity a Detect saved, and an admin's client."""
+    app = make_app(WIZARD_REPLICATED_SDK_URL=sdk.url, **settings)
     _as_the_sdk(app)
     client = app.test_client()
     AdminActions(client).unlock()
+    return app, client
+
+
+def test_a_newer_license_the_sdk_holds_is_found_in_the_background_and_reviewed(make_app, fake_sdk):
+    sdk = fake_sdk("newer")
+    app, client = _admin_beside_the_sdk(make_app, sdk, WIZARD_REPORTING="off")
     asked = len(sdk.requests)
     assert client.get("/api/v1/status", headers=BEARER).json["newer_license"] is None
     assert len(sdk.requests) == asked, "a page never asks the SDK: the background does"
@@ -315,10 +321,7 @@ def test_another_deployment_id_says_the_identity_was_copied(make_app, runner):
 
 def test_the_sdks_application_is_the_expected_one_when_none_is_set(make_app, fake_sdk):
     sdk = fake_sdk()
-    app = make_app(WIZARD_REPLICATED_SDK_URL=sdk.url)
-    _as_the_sdk(app)
-    client = app.test_client()
-    AdminActions(client).unlock()
+    app, client = _admin_beside_the_sdk(make_app, sdk)
     before = Wizard(client).upload((FIXTURES / "other-app.yaml").read_bytes())
     assert before.request.path == "/setup/details", "nothing known yet: any application"
     review = Wizard(client).details(customer_id="c", instance_id=INSTANCE)
@@ -417,10 +420,7 @@ def test_expiry_warnings_step_up_and_give_the_exact_time(app, client, admin, lef
 
 def test_usage_against_an_integer_entitlement_warns_at_ninety_percent(make_app, fake_sdk):
     sdk = fake_sdk()
-    app = make_app(WIZARD_REPLICATED_SDK_URL=sdk.url)
-    _as_the_sdk(app)
-    client = app.test_client()
-    AdminActions(client).unlock()
+    app, client = _admin_beside_the_sdk(make_app, sdk)
     for used, warned in ((20, False), (46, True)):
         registry = Collectors()
         registry.register("seats", lambda used=used: used)

@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from tests.support import LICENSE_ID, recent_changes, saved_summary
+from tests.support import LICENSE_ID, recent_changes, save_uploaded_license, saved_summary
 from wizard.db import db
-from wizard.identity import Actor, save_identity
 from wizard.models import TelemetryIdentity
 
 
@@ -40,14 +39,8 @@ def test_design_usage_runs_as_written(app):
 
 
 def test_a_save_through_the_hosts_own_session_is_in_the_history(app, client, admin):
+    save_uploaded_license(app)
     with app.app_context():
-        save_identity(
-            "acme-corp",
-            "instance-1",
-            LICENSE_ID,
-            summary={"app_slug": "my-app", "customer_name": "Acme Corp", "source": "upload"},
-            actor=Actor("wizard"),
-        )
         identity = db.session.query(TelemetryIdentity).one()
         identity.set_customer_info(
             customer_id="host-customer",

@@ -15,6 +15,7 @@ from tests.support import (
     csrf_token_from,
     fixture,
     recent_changes,
+    save_uploaded_license,
     saved_identity,
     saved_summary,
 )
@@ -381,14 +382,7 @@ def test_a_link_from_another_site_never_throws_the_answers_away(app, wizard):
 
 
 def test_typed_ids_that_replace_a_verified_license_say_its_details_go(app, wizard):
-    with app.app_context():
-        save_identity(
-            "acme-corp",
-            "instance-1",
-            LICENSE_ID,
-            summary={"app_slug": "my-app", "customer_name": "Acme Corp", "source": "upload"},
-            actor=Actor("wizard"),
-        )
+    save_uploaded_license(app)
     wizard.manual()
     kept = wizard.details(customer_id="acme-corp", instance_id="instance-1")
     assert "will be removed" not in kept.text, "a license id left blank keeps the license"

@@ -12,7 +12,13 @@ from .settings import (
     fixture,
     need_postgres,
 )
-from .store import assert_nothing_saved, recent_changes, saved_identity, saved_summary
+from .store import (
+    assert_nothing_saved,
+    recent_changes,
+    save_uploaded_license,
+    saved_identity,
+    saved_summary,
+)
 
 __all__ = [
     "ADMIN_TOKEN",
@@ -30,6 +36,7 @@ __all__ = [
     "hidden",
     "need_postgres",
     "recent_changes",
+    "save_uploaded_license",
     "saved_identity",
     "saved_summary",
 ]
