@@ -3,9 +3,19 @@
 import re
 
 import pytest
+from flask import request
 
 from tests.support import ADMIN_TOKEN, BEARER, LICENSE_ID, csrf_token_from
+from wizard import overview
 from wizard.identity import Actor, save_identity
+
+
+def counted(function, calls):
+    def wrapper(*args, **kwargs):
+        calls.append(args)
+        return function(*args, **kwargs)
+
+    return wrapper
 
 
 @pytest.fixture
@@ -44,6 +54,53 @@ def test_public_api_status_gives_exactly_whether_and_when(client, identified):
     assert set(document["reporting"]) == {"state"}, "whether reporting works, nothing more"
     assert document["has_customer_info"] is True
     assert document["updated_at"].endswith("+00:00")
+
+
+def test_an_anonymous_status_is_answered_before_the_request_machinery_as_the_view_would(
+    app, client, identified
+):
+    ran_hooks = []
+    app.before_request(lambda: ran_hooks.append(request.path))
+    anonymous = client.get("/api/v1/status")
+    assert ran_hooks == [], "a console's poll costs its read, not the session and the hooks"
+    # A browser with the wizard's cookie (not unlocked) goes through the view: the same answer.
+    client.set_cookie("replicated_wizard_session", "x")
+    viewed = client.get("/api/v1/status")
+    assert ran_hooks == ["/api/v1/status"]
+    assert anonymous.status_code == viewed.status_code == 200
+    assert anonymous.data == viewed.data
+    assert set(anonymous.headers.keys()) == {
+        "Content-Type",
+        "Content-Length",
+        "X-Content-Type-Options",
+        "X-Robots-Tag",
+        "Cache-Control",
+    }
+    for name, value in anonymous.headers.items():
+        assert viewed.headers[name] == value, name
+    client.delete_cookie("replicated_wizard_session")
+    head = client.head("/api/v1/status")
+    assert head.data == b""
+    assert head.headers["Content-Length"] == anonymous.headers["Content-Length"]
+
+
+def test_whoever_may_be_the_admin_gets_the_details_from_the_view(
+    make_app, client, admin, identified
+):
+    assert client.get("/api/v1/status", headers=BEARER).json["customer_id"] == "acme-customer"
+    admin.unlock()
+    assert client.get("/api/v1/status").json["customer_id"] == "acme-customer"
+    open_to_all = make_app(WIZARD_AUTH="none").test_client()
+    assert open_to_all.get("/api/v1/status").json["customer_id"] == "acme-customer"
+
+
+def test_the_anonymous_status_answers_only_to_trusted_host_names(make_app):
+    client = make_app(WIZARD_TRUSTED_HOSTS="wizard.example").test_client()
+    trusted = client.get("/api/v1/status", headers={"Host": "wizard.example"})
+    assert trusted.status_code == 200
+    refused = client.get("/api/v1/status", headers={"Host": "evil.example"})
+    assert refused.status_code == 400
+    assert "does not answer to that host name" in refused.text
 
 
 def test_public_status_page_shows_no_ids(client, identified):
@@ -143,15 +200,18 @@ def test_unknown_page_is_a_styled_404(client):
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
-def test_an_unreachable_database_gives_503_with_a_reason_everywhere(make_app, caplog):
+def test_an_unreachable_database_gives_503_with_a_reason_everywhere(make_app, caplog, monkeypatch):
     client = make_app(WIZARD_DATABASE_URL="postgresql+psycopg://x@127.0.0.1:9/none").test_client()
     page = client.get("/status")
     assert page.status_code == 503
     assert "The database cannot be reached." in page.text
     assert "Nothing was saved" not in page.text, "a page that only reads says nothing of saving"
+    reads = []
+    monkeypatch.setattr(overview, "load_reporting", counted(overview.load_reporting, reads))
     api = client.get("/api/v1/status")
     assert api.status_code == 503
     assert api.json["error"] == "The database cannot be reached."
+    assert len(reads) == 1, "an anonymous status whose read failed is not read again"
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json["reason"] == "The database cannot be reached."

@@ -66,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, web: bool = True) -> 
     from . import web as web_layer
     from .reporting import metrics
 
+    api.answer_anonymous_status_first(app)  # innermost: the proxy fix and body limit wrap it
     web_layer.init_app(app)
     admin.init_app(app)
     for blueprint in (status.bp, setup.bp, api.bp, metrics.bp):

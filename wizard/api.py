@@ -4,11 +4,18 @@ wizard can do (the write guard checks them all). Errors are JSON here, never HTM
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, Response, current_app, json, request, url_for
+from flask import Blueprint, Flask, Response, current_app, json, request, url_for
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized, UnsupportedMediaType
+from werkzeug.exceptions import (
+    BadRequest,
+    Forbidden,
+    SecurityError,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from werkzeug.wsgi import get_host
 
 from .admin import admin_credential, bearer_token, csrf, is_admin, safe_next
 from .admin.sessions import create_link
@@ -31,6 +38,7 @@ from .licenses import LicenseError, NeedsChoice, Verdict
 from .overview import status_body
 from .reporting import export_usage
 from .watch import license_change, license_policy
+from .web.headers import EVERY_ANSWER, NO_STORE
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # the write guard checks a session's CSRF token itself, after the bearer token
@@ -59,8 +67,68 @@ def _unprocessable(errors: dict[str, list[str]], reason: str | None = None) -> t
 @bp.get("/status")
 def status() -> Json:
     """Whether the identity is set, when it last changed and whether reporting works; the admin
-    gets the details."""
+    gets the details. (AnonymousStatus answers an anonymous caller first, with this body.)"""
+    error = request.environ.pop(AnonymousStatus.FAILED, None)
+    if error is not None:
+        raise error  # AnonymousStatus's read failed: answered here, as any failure is
     return status_body(admin=is_admin())
+
+
+class AnonymousStatus:
+    """Answer GET /api/v1/status for a caller that is certainly not the admin (no
+    Authorization header, no session cookie) before Flask's request machinery: consoles,
+    load balancers and monitors poll it, and it then costs its one database read and little
+    more. The body and the headers are the view's; anyone else goes on to the view.
+
+    It sits inside the proxy fix and the body limit, so it sees the request as the view
+    would, and it answers only to the host names the view would answer to. A read that fails
+    goes on to the view with its exception, which the view raises: the answer (a 503 in
+    words, a line in the log) is the usual one, and a database that did not answer is not
+    waited for twice.
+    """
+
+    PATH = "/api/v1/status"
+    FAILED = "wizard.anonymous_status_failed"
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.wsgi_app = app.wsgi_app
+
+    def _certainly_anonymous(self, environ: dict[str, Any]) -> bool:
+        config = self.app.config
+        if environ.get("PATH_INFO") != self.PATH or environ.get("REQUEST_METHOD") not in (
+            "GET",
+            "HEAD",
+        ):
+            return False
+        if "HTTP_AUTHORIZATION" in environ or config["WIZARD_AUTH"] == "none":
+            return False
+        if config["SESSION_COOKIE_NAME"] in environ.get("HTTP_COOKIE", ""):
+            return False
+        trusted = config.get("TRUSTED_HOSTS")
+        if trusted:
+            try:
+                get_host(environ, trusted)
+            except SecurityError:
+                return False  # the view's host check answers it
+        return True
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not self._certainly_anonymous(environ):
+            return self.wsgi_app(environ, start_response)
+        try:
+            with self.app.app_context():
+                response = cast(Response, self.app.json.response(status_body(admin=False)))
+        except Exception as error:
+            environ[self.FAILED] = error
+            return self.wsgi_app(environ, start_response)
+        response.headers.extend([*EVERY_ANSWER, NO_STORE])
+        return response(environ, start_response)
+
+
+def answer_anonymous_status_first(app: Flask) -> None:
+    """Install AnonymousStatus right around Flask, inside everything else."""
+    app.wsgi_app = AnonymousStatus(app)  # type: ignore[method-assign]
 
 
 def _no_constant(name: str) -> Any:

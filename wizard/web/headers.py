@@ -5,6 +5,13 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+# What every answer carries, JSON and pages alike, and the answers made before Flask too.
+EVERY_ANSWER = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Robots-Tag", "noindex, nofollow"),  # an admin tool: never in a search engine
+)
+NO_STORE = ("Cache-Control", "no-store")
+
 
 def content_security_policy(frame_ancestors: str) -> str:
     return "; ".join(
@@ -28,10 +35,10 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def add_headers(response: Response) -> Response:
         headers = response.headers
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["X-Robots-Tag"] = "noindex, nofollow"  # an admin tool: never in a search engine
+        for name, value in EVERY_ANSWER:
+            headers[name] = value
         if request.endpoint not in ("static", "theme.stylesheet"):
-            headers["Cache-Control"] = "no-store"
+            headers[NO_STORE[0]] = NO_STORE[1]
         if response.mimetype == "text/html":
             # What only a rendered page needs: JSON is never framed or run as a document.
             headers.setdefault("Content-Security-Policy", policy)

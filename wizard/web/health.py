@@ -5,6 +5,7 @@ from flask import Blueprint, current_app
 
 from ..db import database_problem, db
 from ..schema import SchemaNotReady, ensure_current_schema
+from .headers import EVERY_ANSWER, NO_STORE
 
 bp = Blueprint("health", __name__)
 
@@ -13,8 +14,8 @@ _HEALTHY = b'{"status":"ok"}\n'
 _HEALTHY_HEADERS = [
     ("Content-Type", "application/json"),
     ("Content-Length", str(len(_HEALTHY))),
-    ("Cache-Control", "no-store"),
-    ("X-Content-Type-Options", "nosniff"),
+    NO_STORE,
+    *EVERY_ANSWER,
 ]
 
 
