@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from flask import request
+from flask import abort, request, request_started
 
 from tests.support import ADMIN_TOKEN, BEARER, LICENSE_ID, csrf_token_from
 from wizard import overview
@@ -57,16 +57,17 @@ def test_public_api_status_gives_exactly_whether_and_when(client, identified):
 
 
 def test_an_anonymous_status_is_answered_before_the_request_machinery_as_the_view_would(
-    app, client, identified
+    app, client, identified, monkeypatch
 ):
-    ran_hooks = []
-    app.before_request(lambda: ran_hooks.append(request.path))
+    sessions = []
+    interface = app.session_interface
+    monkeypatch.setattr(interface, "open_session", counted(interface.open_session, sessions))
     anonymous = client.get("/api/v1/status")
-    assert ran_hooks == [], "a console's poll costs its read, not the session and the hooks"
+    assert sessions == [], "a console's poll costs its read, not the session and the hooks"
     # A browser with the wizard's cookie (not unlocked) goes through the view: the same answer.
     client.set_cookie("replicated_wizard_session", "x")
     viewed = client.get("/api/v1/status")
-    assert ran_hooks == ["/api/v1/status"]
+    assert len(sessions) == 1
     assert anonymous.status_code == viewed.status_code == 200
     assert anonymous.data == viewed.data
     assert set(anonymous.headers.keys()) == {
@@ -82,6 +83,35 @@ def test_an_anonymous_status_is_answered_before_the_request_machinery_as_the_vie
     head = client.head("/api/v1/status")
     assert head.data == b""
     assert head.headers["Content-Length"] == anonymous.headers["Content-Length"]
+
+
+def test_a_hosts_own_hooks_on_the_wizard_apply_to_the_anonymous_status_too(app, client):
+    @app.before_request
+    def only_from_the_console_network():
+        if request.remote_addr != "10.0.0.1":
+            abort(403)
+
+    @app.after_request
+    def strict_transport(response):
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        return response
+
+    refused = client.get("/api/v1/status")
+    assert refused.status_code == 403
+    assert refused.headers["Strict-Transport-Security"] == "max-age=31536000"
+    allowed = client.get("/api/v1/status", environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    assert allowed.json["has_customer_info"] is False
+
+
+def test_a_host_listening_for_requests_hears_the_anonymous_status(app, client):
+    heard = []
+
+    def listener(sender, **extra):
+        heard.append(request.path)
+
+    with request_started.connected_to(listener, app):
+        client.get("/api/v1/status")
+    assert heard == ["/api/v1/status"]
 
 
 def test_whoever_may_be_the_admin_gets_the_details_from_the_view(

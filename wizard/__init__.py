@@ -66,10 +66,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, web: bool = True) -> 
     from . import web as web_layer
     from .reporting import metrics
 
-    api.answer_anonymous_status_first(app)  # innermost: the proxy fix and body limit wrap it
+    anonymous_status = api.answer_anonymous_status_first(app)  # innermost: all else wraps it
     web_layer.init_app(app)
     admin.init_app(app)
     for blueprint in (status.bp, setup.bp, api.bp, metrics.bp):
         app.register_blueprint(blueprint)
     web_layer.serve_liveness_first(app)
+    anonymous_status.seal()  # what a host adds to the app after this sends the polls to Flask
     return app

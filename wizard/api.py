@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from flask import Blueprint, Flask, Response, current_app, json, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    json,
+    request,
+    request_finished,
+    request_started,
+    request_tearing_down,
+    url_for,
+)
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import (
     BadRequest,
@@ -47,6 +58,8 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 
 Json = dict[str, Any]
 
+_REQUEST_SIGNALS = (request_started, request_finished, request_tearing_down)
+
 
 def _saved(saved: SavedIdentity) -> Json:
     """What a write answers: the identity just saved, as an admin's status shows it."""
@@ -84,7 +97,9 @@ class AnonymousStatus:
     would, and it answers only to the host names the view would answer to. A read that fails
     goes on to the view with its exception, which the view raises: the answer (a 503 in
     words, a line in the log) is the usual one, and a database that did not answer is not
-    waited for twice.
+    waited for twice. Once a host adds its own request hooks or signal receivers to the
+    wizard's app (a gate, a header, a request id), or replaces the view, every request goes
+    through Flask, so that they apply to this one too.
     """
 
     PATH = "/api/v1/status"
@@ -93,6 +108,27 @@ class AnonymousStatus:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.wsgi_app = app.wsgi_app
+        self._own_hooks: tuple[Any, ...] | None = None  # until seal(), Flask answers
+
+    def seal(self) -> None:
+        """Take note of the wizard's own hooks, once create_app has added them all."""
+        self._own_hooks = self._hooks()
+
+    def _hooks(self) -> tuple[Any, ...]:
+        app = self.app
+        return (
+            *(
+                sum(map(len, funcs.values()))
+                for funcs in (
+                    app.before_request_funcs,
+                    app.after_request_funcs,
+                    app.teardown_request_funcs,
+                    app.url_value_preprocessors,
+                )
+            ),
+            *(len(signal.receivers) for signal in _REQUEST_SIGNALS),
+            app.view_functions.get("api.status"),
+        )
 
     def _certainly_anonymous(self, environ: dict[str, Any]) -> bool:
         config = self.app.config
@@ -111,7 +147,7 @@ class AnonymousStatus:
                 get_host(environ, trusted)
             except SecurityError:
                 return False  # the view's host check answers it
-        return True
+        return self._own_hooks is not None and self._hooks() == self._own_hooks
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if not self._certainly_anonymous(environ):
@@ -126,9 +162,12 @@ class AnonymousStatus:
         return response(environ, start_response)
 
 
-def answer_anonymous_status_first(app: Flask) -> None:
-    """Install AnonymousStatus right around Flask, inside everything else."""
-    app.wsgi_app = AnonymousStatus(app)  # type: ignore[method-assign]
+def answer_anonymous_status_first(app: Flask) -> AnonymousStatus:
+    """Install AnonymousStatus right around Flask, inside everything else; seal() it once
+    the app is complete."""
+    lane = AnonymousStatus(app)
+    app.wsgi_app = lane  # type: ignore[method-assign]
+    return lane
 
 
 def _no_constant(name: str) -> Any:
