@@ -85,6 +85,14 @@ def test_an_anonymous_status_is_answered_before_the_request_machinery_as_the_vie
     assert head.headers["Content-Length"] == anonymous.headers["Content-Length"]
 
 
+def test_while_debugging_the_anonymous_status_is_indented_as_the_view_does(app, client):
+    app.debug = True
+    anonymous = client.get("/api/v1/status")
+    client.set_cookie("replicated_wizard_session", "x")
+    assert anonymous.data == client.get("/api/v1/status").data
+    assert b'\n  "has_customer_info": false' in anonymous.data
+
+
 def test_a_hosts_own_hooks_on_the_wizard_apply_to_the_anonymous_status_too(app, client):
     @app.before_request
     def only_from_the_console_network():

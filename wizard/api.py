@@ -4,7 +4,7 @@ wizard can do (the write guard checks them all). Errors are JSON here, never HTM
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -18,6 +18,7 @@ from flask import (
     request_tearing_down,
     url_for,
 )
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import (
     BadRequest,
@@ -147,6 +148,8 @@ class AnonymousStatus:
                 get_host(environ, trusted)
             except SecurityError:
                 return False  # the view's host check answers it
+        if not _compact_json(self.app):
+            return False  # the view indents its JSON for people while debugging
         return self._own_hooks is not None and self._hooks() == self._own_hooks
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -154,12 +157,27 @@ class AnonymousStatus:
             return self.wsgi_app(environ, start_response)
         try:
             with self.app.app_context():
-                response = cast(Response, self.app.json.response(status_body(admin=False)))
+                body = self.app.json.dumps(status_body(admin=False), separators=(",", ":"))
         except Exception as error:
             environ[self.FAILED] = error
             return self.wsgi_app(environ, start_response)
-        response.headers.extend([*EVERY_ANSWER, NO_STORE])
-        return response(environ, start_response)
+        data = f"{body}\n".encode()  # as app.json.response writes it, compact
+        headers = [
+            ("Content-Type", self.app.json.mimetype),  # type: ignore[attr-defined]
+            ("Content-Length", str(len(data))),
+            *EVERY_ANSWER,
+            NO_STORE,
+        ]
+        start_response("200 OK", headers)
+        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else data]
+
+
+def _compact_json(app: Flask) -> bool:
+    """Whether the view's JSON is Flask's compact form (app.json.response's rule)."""
+    provider = app.json
+    if type(provider) is not DefaultJSONProvider:
+        return False
+    return bool(provider.compact) if provider.compact is not None else not app.debug
 
 
 def answer_anonymous_status_first(app: Flask) -> AnonymousStatus:
