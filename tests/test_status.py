@@ -245,7 +245,9 @@ def test_an_unreachable_database_gives_503_with_a_reason_everywhere(make_app, ca
     assert "The database cannot be reached." in page.text
     assert "Nothing was saved" not in page.text, "a page that only reads says nothing of saving"
     reads = []
-    monkeypatch.setattr(overview, "load_reporting", counted(overview.load_reporting, reads))
+    monkeypatch.setattr(
+        overview, "load_public_reporting", counted(overview.load_public_reporting, reads)
+    )
     api = client.get("/api/v1/status")
     assert api.status_code == 503
     assert api.json["error"] == "The database cannot be reached."

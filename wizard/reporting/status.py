@@ -4,7 +4,7 @@ for one round trip."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,18 @@ _READ_WITH_IDENTITY = (
     .where(STATE.c.id == 1)
 )
 _READ_SUMMARY = sa.select(SUMMARY).where(SUMMARY.c.id == 1)
+# What anyone may see needs less: whether and since when, the stored state, and what tells a
+# copied identity (the state then says "paused"). A console polls it.
+_PUBLIC_WATCH_FIELDS = ("sdk_license", "kept_deployment_id", "accepted_mismatch")
+_READ_PUBLIC = (
+    sa.select(
+        *(IDENTITY.c[name] for name in _IDENTITY_COLUMNS),
+        STATE.c.state.label("report_state"),
+        *(WATCH.c[name].label(f"watch_{name}") for name in _PUBLIC_WATCH_FIELDS),
+    )
+    .select_from(STATE.outerjoin(IDENTITY, IDENTITY.c.id == 1).outerjoin(WATCH, WATCH.c.id == 1))
+    .where(STATE.c.id == 1)
+)
 
 STATES = {
     "off": "Reporting is off (WIZARD_REPORTING=off).",
@@ -64,14 +76,23 @@ class ReportingStatus:
         return str(stored) if stored in ("ok", "failing", "offline", "waiting") else "waiting"
 
 
-def _split(row: Any) -> ReportingStatus:
+def _split(row: Any, state_type: type[Any]) -> ReportingStatus:
     values = row._asdict()
     identity = None
     if values["updated_at"] is not None or values["customer_id"] is not None:
         identity = SavedIdentity(*(values[name] for name in _IDENTITY_COLUMNS))
-    state = _State(**{name: values[f"report_{name}"] for name in STATE_FIELDS})
-    watch = Watch(**{name: values[f"watch_{name}"] for name in WATCH_FIELDS})
+    state = state_type(**{f.name: values[f"report_{f.name}"] for f in fields(state_type)})
+    watch = Watch(
+        **{name: values[key] for name in WATCH_FIELDS if (key := f"watch_{name}") in values}
+    )
     return ReportingStatus(identity, state, watch)
+
+
+@dataclass(frozen=True)
+class _PublicState:
+    """Of report_state, what the public status shows."""
+
+    state: str | None
 
 
 @dataclass(frozen=True)
@@ -95,9 +116,17 @@ def load_reporting(with_summary: bool = False) -> tuple[ReportingStatus, Any]:
     same snapshot, when asked)."""
     if not with_summary:
         [rows] = driver_reads((_READ_WITH_IDENTITY, None))
-        return _split(rows[0]), None
+        return _split(rows[0], _State), None
     rows, summary = driver_reads((_READ_WITH_IDENTITY, None), (_READ_SUMMARY, None))
-    return _split(rows[0]), (summary[0] if summary else None)
+    return _split(rows[0], _State), (summary[0] if summary else None)
+
+
+def load_public_reporting() -> ReportingStatus:
+    """The identity and how reporting stands, as far as anyone may see them (public_state and
+    whether identified): a narrower read, for what consoles poll. Its state row has only
+    `state`, its watch only what tells a copied identity."""
+    [rows] = driver_reads((_READ_PUBLIC, None))
+    return _split(rows[0], _PublicState)
 
 
 def _iso(moment: datetime | None) -> str | None:
