@@ -111,6 +111,19 @@ def test_a_hosts_own_hooks_on_the_wizard_apply_to_the_anonymous_status_too(app, 
     assert allowed.json["has_customer_info"] is False
 
 
+def test_a_host_that_wraps_one_of_the_wizards_hooks_has_it_run_on_the_anonymous_status(app, client):
+    hooks = app.after_request_funcs[None]
+    wizards_own = hooks[0]
+
+    def wrapped(response):
+        response = wizards_own(response)
+        response.headers["X-Request-Id"] = "r-1"
+        return response
+
+    hooks[0] = wrapped
+    assert client.get("/api/v1/status").headers["X-Request-Id"] == "r-1"
+
+
 def test_a_host_listening_for_requests_hears_the_anonymous_status(app, client):
     heard = []
 
@@ -119,6 +132,17 @@ def test_a_host_listening_for_requests_hears_the_anonymous_status(app, client):
 
     with request_started.connected_to(listener, app):
         client.get("/api/v1/status")
+    assert heard == ["/api/v1/status"]
+
+
+def test_a_listener_connected_before_the_app_was_made_hears_it_too(make_app):
+    heard = []
+
+    def listener(sender, **extra):
+        heard.append(request.path)
+
+    with request_started.connected_to(listener):  # any app's requests
+        make_app().test_client().get("/api/v1/status")
     assert heard == ["/api/v1/status"]
 
 

@@ -27,6 +27,7 @@ from werkzeug.exceptions import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from werkzeug.utils import get_content_type
 from werkzeug.wsgi import get_host
 
 from .admin import admin_credential, bearer_token, csrf, is_admin, safe_next
@@ -98,9 +99,10 @@ class AnonymousStatus:
     would, and it answers only to the host names the view would answer to. A read that fails
     goes on to the view with its exception, which the view raises: the answer (a 503 in
     words, a line in the log) is the usual one, and a database that did not answer is not
-    waited for twice. Once a host adds its own request hooks or signal receivers to the
-    wizard's app (a gate, a header, a request id), or replaces the view, every request goes
-    through Flask, so that they apply to this one too.
+    waited for twice. Once a host adds or replaces request hooks on the wizard's app (a gate,
+    a header, a request id), listens to Flask's request signals, or replaces the view, the
+    response class or process_response, every request goes through Flask, so that they apply
+    to this one too.
     """
 
     PATH = "/api/v1/status"
@@ -116,19 +118,22 @@ class AnonymousStatus:
         self._own_hooks = self._hooks()
 
     def _hooks(self) -> tuple[Any, ...]:
+        """What the app runs around a request beside the view: its hook functions themselves
+        (a replaced one counts), the view, the response class and process_response."""
         app = self.app
         return (
             *(
-                sum(map(len, funcs.values()))
-                for funcs in (
+                tuple(function for functions in registry.values() for function in functions)
+                for registry in (
                     app.before_request_funcs,
                     app.after_request_funcs,
                     app.teardown_request_funcs,
                     app.url_value_preprocessors,
                 )
             ),
-            *(len(signal.receivers) for signal in _REQUEST_SIGNALS),
             app.view_functions.get("api.status"),
+            app.response_class,
+            getattr(app.process_response, "__func__", None),
         )
 
     def _certainly_anonymous(self, environ: dict[str, Any]) -> bool:
@@ -150,6 +155,8 @@ class AnonymousStatus:
                 return False  # the view's host check answers it
         if not _compact_json(self.app):
             return False  # the view indents its JSON for people while debugging
+        if any(signal.has_receivers_for(self.app) for signal in _REQUEST_SIGNALS):
+            return False  # the wizard listens to none: someone else wants to hear requests
         return self._own_hooks is not None and self._hooks() == self._own_hooks
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -163,7 +170,7 @@ class AnonymousStatus:
             return self.wsgi_app(environ, start_response)
         data = f"{body}\n".encode()  # as app.json.response writes it, compact
         headers = [
-            ("Content-Type", self.app.json.mimetype),  # type: ignore[attr-defined]
+            ("Content-Type", get_content_type(self.app.json.mimetype, "utf-8")),  # type: ignore[attr-defined]
             ("Content-Length", str(len(data))),
             *EVERY_ANSWER,
             NO_STORE,
