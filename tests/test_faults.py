@@ -23,6 +23,22 @@ def _multipart(field, filename, data):
 
 
 @pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
+def test_a_database_back_from_a_restart_is_ready_at_the_first_probe(database_url, make_app):
+    url = sa.engine.make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    client = make_app(WIZARD_DATABASE_URL=proxied).test_client()
+    try:
+        assert client.get("/readyz").status_code == 200  # the pool now holds a connection
+        proxy.stop()  # a restart while nobody asked: that pooled connection is dead
+        proxy.start()
+        probe = client.get("/readyz")
+        assert probe.status_code == 200, probe.json
+    finally:
+        proxy.stop()
+
+
+@pytest.mark.parametrize("engine_name", ["postgresql"], indirect=True)
 def test_the_wizard_survives_the_database_going_away_and_coming_back(
     database_url, env, start_server
 ):

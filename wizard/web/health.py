@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from flask import Blueprint, current_app
 
-from ..db import database_problem, db
+from ..db import database_problem, db, retried_once_if_disconnected
 from ..schema import SchemaNotReady, ensure_current_schema
 from .headers import EVERY_ANSWER, NO_STORE
 
@@ -42,12 +42,19 @@ def healthz():
     return {"status": "ok"}
 
 
+@retried_once_if_disconnected
+def _check_schema() -> None:
+    """A pooled connection the database dropped (it restarted) is found here and discarded;
+    the check then runs once more on a new one, so that a database back up is ready at once."""
+    with db.engine.connect() as connection:
+        ensure_current_schema(connection)
+
+
 @bp.get("/readyz")
 def readyz():
     """200 when the database answers and its schema is current; 503 with the reason otherwise."""
     try:
-        with db.engine.connect() as connection:
-            ensure_current_schema(connection)
+        _check_schema()
     except SchemaNotReady as error:
         return {"status": "unavailable", "reason": str(error)}, 503
     except sa.exc.DBAPIError as error:
