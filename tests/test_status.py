@@ -6,8 +6,8 @@ import pytest
 from flask import abort, request, request_started
 
 from tests.support import ADMIN_TOKEN, BEARER, LICENSE_ID, csrf_token_from
-from wizard import overview
 from wizard.identity import Actor, save_identity
+from wizard.reporting import status as reporting_status
 
 
 def counted(function, calls):
@@ -269,9 +269,8 @@ def test_an_unreachable_database_gives_503_with_a_reason_everywhere(make_app, ca
     assert "The database cannot be reached." in page.text
     assert "Nothing was saved" not in page.text, "a page that only reads says nothing of saving"
     reads = []
-    monkeypatch.setattr(
-        overview, "load_public_reporting", counted(overview.load_public_reporting, reads)
-    )
+    public_read = counted(reporting_status.load_public_reporting, reads)
+    monkeypatch.setattr(reporting_status, "load_public_reporting", public_read)
     api = client.get("/api/v1/status")
     assert api.status_code == 503
     assert api.json["error"] == "The database cannot be reached."

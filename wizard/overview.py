@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app
 
 from .identity import status_json
-from .reporting.status import load_public_reporting, load_reporting, reporting_json
+from .reporting.status import load_reporting_for, reporting_json
 from .watch import expires_in_days, newer_license
 
 
@@ -19,10 +19,7 @@ def status_body(admin: bool) -> dict[str, Any]:
     anyone; the ids, the license and everything about reporting and the license's life for
     the admin. One query for anyone, one snapshot of two for the admin."""
     config = current_app.config
-    summary: Any
-    reporting, summary = (
-        load_reporting(with_summary=True) if admin else (load_public_reporting(), None)
-    )
+    reporting, summary = load_reporting_for(admin)
     now = datetime.now(UTC)
     body = status_json(reporting.identity, summary, admin=admin)
     body["reporting"] = reporting_json(reporting, summary, config, now, admin)

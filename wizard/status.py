@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from .admin import is_admin
 from .identity import SavedIdentity, load_identity, load_status
 from .overview import expected_app
-from .reporting.status import STATES, load_public_reporting, load_reporting, reporting_json
+from .reporting.status import STATES, load_reporting_for, reporting_json
 from .watch import mismatch_words, newer_license, usage
 
 bp = Blueprint("status", __name__)
@@ -33,9 +33,7 @@ def page() -> str:
     ids, the license, the history and what reporting sends."""
     config = current_app.config
     admin = is_admin()
-    reporting, summary = (
-        load_reporting(with_summary=True) if admin else (load_public_reporting(), None)
-    )
+    reporting, summary = load_reporting_for(admin)
     identity = reporting.identity
     context = {
         "identity": identity,

@@ -121,6 +121,12 @@ def load_reporting(with_summary: bool = False) -> tuple[ReportingStatus, Any]:
     return _split(rows[0], _State), (summary[0] if summary else None)
 
 
+def load_reporting_for(admin: bool) -> tuple[ReportingStatus, Any]:
+    """What a status shows this caller: everything, with the license summary, for the admin;
+    the public read (and no summary) for anyone else."""
+    return load_reporting(with_summary=True) if admin else (load_public_reporting(), None)
+
+
 def load_public_reporting() -> ReportingStatus:
     """The identity and how reporting stands, as far as anyone may see them (public_state and
     whether identified): a narrower read, for what consoles poll. Its state row has only
